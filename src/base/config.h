@@ -1,0 +1,80 @@
+/*
+ * config.h: the server's configuration, one INI file plus environment.
+ *
+ * Every key is declared once in the schema table in config.c, with its type,
+ * default and bounds. A key may be set in the INI file (`[server] listen = …`)
+ * and overridden by the environment variable ATELIER_<SECTION>_<KEY>
+ * (`ATELIER_SERVER_LISTEN`), then by command-line flags. An unknown section or
+ * key, or a value of the wrong type or out of bounds, refuses start-up with a
+ * message naming the key. With no file at all, the defaults run a working
+ * single-machine server.
+ *
+ * struct config is a plain value: read it freely, never write it after load.
+ */
+#ifndef ATELIER_BASE_CONFIG_H
+#define ATELIER_BASE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define CONFIG_STR 256
+
+struct config {
+	struct {
+		char listen[CONFIG_STR];       /* host:port */
+		char data_dir[CONFIG_STR];     /* var/ */
+		char public_url[CONFIG_STR];   /* e.g. https://atelier.example; "" = derived */
+		int64_t threads;               /* HTTP pool threads */
+		int64_t body_limit;            /* bytes, default request body cap */
+		int64_t upload_limit;          /* bytes, for routes that take uploads */
+		int64_t header_limit;          /* bytes, for the request line and headers */
+		int64_t request_timeout;       /* seconds a request may take to arrive */
+		int64_t idle_timeout;          /* seconds of silence before a connection closes */
+		int64_t shutdown_grace;        /* seconds to finish requests at SIGTERM */
+		int64_t max_connections;
+		char tls_cert[CONFIG_STR];     /* PEM path; with tls_key turns on native TLS */
+		char tls_key[CONFIG_STR];
+		char trusted_proxies[CONFIG_STR]; /* comma-separated IPs whose X-Forwarded-For counts */
+		bool debug_routes;             /* test-only routes under /api/debug */
+		char log_level[16];
+	} server;
+	struct {
+		char backend[16];              /* sqlite | postgres */
+		char path[CONFIG_STR];         /* sqlite file; "" = DATA_DIR/atelier.db */
+		char url[CONFIG_STR];          /* postgres conninfo */
+		int64_t pool;                  /* connections */
+		int64_t busy_timeout_ms;
+	} database;
+	struct {
+		char master_key_file[CONFIG_STR]; /* "" = DATA_DIR/master.key */
+	} crypto;
+};
+
+/* Defaults into c. */
+void config_defaults(struct config *c);
+
+/* Defaults, then the file at path (NULL: none; a missing named file is an
+ * error), then the environment. e names the key at fault. */
+int config_load(struct config *c, const char *path, struct errinfo *e);
+
+/* Set one key by section and name from text, as the file would.
+ * Used by flags and tests. */
+int config_set(struct config *c, const char *section, const char *key, const char *value,
+	       struct errinfo *e);
+
+/* Parse a size such as "1MiB", "512KiB", "64k", "1048576" into bytes. */
+int config_parse_size(const char *s, int64_t *out);
+
+/* Parse a duration such as "30s", "15m", "2h", "90d", "7y", "45" (seconds). */
+int config_parse_duration(const char *s, int64_t *out);
+
+/* Visit every key with its current value as text (for `atelier config` and
+ * the privacy notice). Secrets are never passed: their value reads "(set)". */
+void config_each(const struct config *c,
+		 void (*fn)(const char *section, const char *key, const char *value, void *arg),
+		 void *arg);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * http.h: the HTTP layer: requests, responses, the route table and its
+ * guards, and the server (libmicrohttpd, epoll, thread pool).
+ *
+ * A route is a row: method, path pattern with {params}, handler, guard (who
+ * may call it), scope for API keys, rate-limit class, body limit. The router,
+ * never the handler, enforces the guard: it resolves the caller through the
+ * authenticator that api/ installs, checks role and scope, and checks the
+ * CSRF token on state changes made with a session cookie (ACC-4, ACC-8).
+ *
+ * Handlers fill a struct http_response; errors use the OpenAI error shape
+ * {"error":{"message","type","code","param"}}.
+ */
+#ifndef ATELIER_HTTP_HTTP_H
+#define ATELIER_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/err.h"
+
+/* Who may call a route. */
+enum guard {
+	GUARD_PUBLIC,   /* anyone */
+	GUARD_USER,     /* a signed-in user: session cookie or API key */
+	GUARD_SESSION,  /* a session cookie only (the studio; never an API key) */
+	GUARD_KEY,      /* an API key only */
+	GUARD_SUPPORT,  /* staff: support or admin role, session only */
+	GUARD_ADMIN,    /* admin role, session only */
+	GUARD__MAX
+};
+
+/* Rate-limit classes; the limiter (a later issue) reads them. */
+enum rl_class { RL_NONE, RL_READ, RL_WRITE, RL_AUTH, RL_GENERATE, RL__MAX };
+
+/* API key scopes (bit mask). */
+enum scope { SCOPE_GENERATE = 1, SCOPE_READ = 2, SCOPE_PRIVACY = 4 };
+
+enum role { ROLE_NONE, ROLE_USER, ROLE_SUPPORT, ROLE_ADMIN, ROLE__MAX };
+
+enum auth_via { AUTH_NONE, AUTH_SESSION, AUTH_KEY };
+
+/* The caller, as the authenticator resolved it. */
+struct identity {
+	enum auth_via via;
+	enum role role;
+	char user_id[40];
+	char session_id[40];
+	char key_id[40];
+	unsigned scopes;   /* for keys; sessions have every scope */
+	char csrf[64];     /* the session's CSRF token, compared by the router */
+	bool restricted;   /* processing restricted (PRIV-6) */
+};
+
+enum route_flags {
+	ROUTE_JSON = 1,     /* body must be a JSON object; parsed into req->json */
+	ROUTE_UPLOAD = 2,   /* larger body limit ([server] upload_limit) */
+	ROUTE_RAW = 4,      /* keep the raw body (webhooks need it for signatures) */
+	ROUTE_HIDDEN = 8,   /* left out of /openapi.json */
+};
+
+struct http_request;
+struct http_response;
+
+typedef void (*http_handler)(struct http_request *req, struct http_response *res, void *ctx);
+
+struct route {
+	const char *method;  /* "GET", "POST", ... */
+	const char *path;    /* "/api/keys/{id}" */
+	http_handler fn;
+	enum guard guard;
+	unsigned scope;      /* scope an API key needs (0: none) */
+	enum rl_class rate;
+	unsigned flags;
+	const char *summary; /* one line, for `atelier routes` and /openapi.json */
+};
+
+#define HTTP_MAX_PARAMS 6
+
+struct http_request {
+	struct arena *arena;          /* freed when the response is sent */
+	const char *method;
+	const char *path;             /* without the query string */
+	const char *query;            /* raw query string, or "" */
+	char id[20];                  /* request ID, also in X-Request-Id */
+	const struct route *route;    /* matched route, or NULL */
+	int route_index;
+	const char *param_names[HTTP_MAX_PARAMS];
+	const char *param_values[HTTP_MAX_PARAMS];
+	int nparams;
+	struct buf body;
+	json_t *json;                 /* parsed body for ROUTE_JSON routes */
+	struct identity who;
+	char client_ip[64];
+	bool tls;
+	uint64_t start_ns;
+	void *conn;                   /* the server's connection handle */
+	void *server;
+};
+
+struct http_header {
+	const char *name, *value;   /* arena-owned */
+	struct http_header *next;
+};
+
+/* Pulls the next piece of a streamed body. Returns bytes written to out,
+ * 0 when there is nothing yet (the server waits), or -1 at the end. */
+typedef long (*http_stream_fn)(void *arg, char *out, size_t max);
+
+struct http_response {
+	int status;
+	const char *content_type;
+	struct buf body;
+	const void *static_body;    /* set instead of body for embedded files */
+	size_t static_len;
+	struct http_header *headers;
+	http_stream_fn stream;       /* set for streamed responses (SSE) */
+	void *stream_arg;
+	void (*stream_free)(void *arg);
+	struct arena *arena;
+};
+
+/* --- requests --------------------------------------------------------- */
+
+/* A request header, or NULL. Case-insensitive name. */
+const char *http_header_get(struct http_request *req, const char *name);
+
+/* A cookie's value, or NULL. */
+const char *http_cookie(struct http_request *req, const char *name);
+
+/* A path parameter ({id}), or NULL. */
+const char *http_param(struct http_request *req, const char *name);
+
+/* A query parameter, URL-decoded into the arena, or NULL. */
+const char *http_query(struct http_request *req, const char *name);
+
+/* --- responses -------------------------------------------------------- */
+
+/* Add a response header (both strings copied into the arena). */
+void http_set_header(struct http_response *res, const char *name, const char *value);
+
+/* Answer with a JSON value (takes the reference). */
+void http_json(struct http_response *res, int status, json_t *v);
+
+/* Answer with text of the given content type. */
+void http_text(struct http_response *res, int status, const char *content_type, const char *text,
+	       size_t n);
+
+/* The OpenAI error shape. type: "invalid_request_error", … code: a short
+ * constant or NULL; param: the field at fault or NULL. */
+void http_error(struct http_response *res, int status, const char *type, const char *code,
+		const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* --- routes and server ------------------------------------------------- */
+
+/* Resolves the caller of a request (session cookie or Authorization header)
+ * into who. Returns ERR_OK with who->via = AUTH_NONE when no credential was
+ * presented, ERR_AUTH when one was presented and is not valid. Installed by
+ * api/; without one every caller is anonymous. */
+typedef int (*http_auth_fn)(struct http_request *req, struct identity *who, void *ctx);
+
+struct router;
+
+/* A router over tables, each ending with a row whose method is NULL. */
+int router_new(struct router **out, const struct route *const *tables, size_t ntables,
+	       struct errinfo *e);
+void router_free(struct router *r);
+
+/* Install the authenticator. */
+void router_set_auth(struct router *r, http_auth_fn fn);
+
+/* Number of routes and the i-th route. */
+size_t router_count(const struct router *r);
+const struct route *router_at(const struct router *r, size_t i);
+
+/* Match method and path. Returns the route index, or -404 (no path
+ * matches) or -405 (path matches, method does not; allow lists the methods). */
+int router_match(const struct router *r, const char *method, const char *path,
+		 struct http_request *req, char *allow, size_t allow_len);
+
+/* Run the guard and the handler of req->route (set by router_match). */
+void router_dispatch(const struct router *r, struct http_request *req, struct http_response *res,
+		     void *ctx);
+
+/* Text names for guards, for `atelier routes` and the OpenAPI document. */
+const char *guard_name(enum guard g);
+const char *scope_names(unsigned scopes, char *out, size_t n);
+
+/* --- metrics ----------------------------------------------------------- */
+
+/* Prometheus text: requests by route and status, latency histogram,
+ * in-flight requests. Route labels are the patterns, never the paths. */
+void metrics_render(const struct router *r, struct buf *out);
+
+/* Called by the server when a request ends. route < 0: unmatched. */
+void metrics_observe(int route, int status, uint64_t ns);
+void metrics_inflight(int delta);
+
+/* --- server ------------------------------------------------------------ */
+
+struct http_server_options {
+	const char *listen;          /* host:port */
+	int threads;
+	size_t body_limit, upload_limit, header_limit;
+	int request_timeout_s, idle_timeout_s, max_connections;
+	const char *tls_cert, *tls_key;  /* PEM file paths; both or neither */
+	const char *trusted_proxies;     /* comma-separated IPs */
+	const char *static_prefix;       /* embedded files under this path ("web/") */
+};
+
+struct http_server;
+
+/* Listen and serve in background threads. ctx is passed to handlers. */
+int http_server_start(struct http_server **out, const struct http_server_options *o,
+		      struct router *r, void *ctx, struct errinfo *e);
+
+/* The port actually bound (for --listen host:0). */
+int http_server_port(const struct http_server *s);
+
+/* Stop accepting, let requests in flight finish for up to grace seconds,
+ * then close everything. */
+void http_server_stop(struct http_server *s, int grace_s);
+
+#endif

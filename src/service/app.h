@@ -1,0 +1,25 @@
+/*
+ * app.h: what every service and handler shares: the configuration, the
+ * database and the keys. Built once by `atelier serve` (serve.c) and passed
+ * to handlers as their context. Later capabilities add their long-lived
+ * objects here (mail sender, engines, schedulers).
+ */
+#ifndef ATELIER_SERVICE_APP_H
+#define ATELIER_SERVICE_APP_H
+
+#include "base/config.h"
+#include "crypto/crypto.h"
+#include "store/db.h"
+
+struct router;
+
+struct app {
+	const struct config *cfg;
+	struct db *db;
+	struct crypto_keys *keys;
+	const char *data_dir;
+	int64_t started_at;
+	const struct router *router; /* for /metrics and /openapi.json */
+};
+
+#endif
