@@ -13,7 +13,8 @@
 
 static void echo(struct http_request *req, struct http_response *res, void *ctx)
 {
-	http_json(res, 200, json_pack("{s:O, s:s}", "echo", req->json, "request_id", req->id));
+	http_json(res, 200, json_pack("{s:O, s:s, s:s}", "echo", req->json, "request_id", req->id,
+				      "client_ip", req->client_ip));
 }
 
 static void upload(struct http_request *req, struct http_response *res, void *ctx)

@@ -1,0 +1,100 @@
+// Starts the real atelier binary on a free port with a fresh data directory,
+// and gives tests its URL, its log lines and a way to stop it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.ATELIER_BIN || resolve(here, '../../../build/atelier');
+
+// Turn {server: {threads: 2}} into INI text.
+export function ini(sections) {
+  let out = '';
+  for (const [name, keys] of Object.entries(sections)) {
+    out += `[${name}]\n`;
+    for (const [k, v] of Object.entries(keys)) out += `${k} = ${v}\n`;
+  }
+  return out;
+}
+
+// Run `atelier serve` and resolve once it prints its URL.
+// opts: config (sections object), env (extra env), args (extra args), dataDir.
+export async function startServer(opts = {}) {
+  const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'atelier-e2e-'));
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  if (opts.config) {
+    const path = join(dataDir, '..', `atelier-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.ini`);
+    writeFileSync(path, ini(opts.config));
+    args.push('--config', path);
+  }
+  args.push(...(opts.args || []));
+  const proc = spawn(BIN, args, {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  let stdout = '';
+  let errBuf = '';
+  proc.stderr.on('data', (d) => {
+    errBuf += d.toString();
+    let i;
+    while ((i = errBuf.indexOf('\n')) >= 0) {
+      logs.push(errBuf.slice(0, i));
+      errBuf = errBuf.slice(i + 1);
+    }
+  });
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in 20s: ' + logs.join('\n'))), 20000);
+    proc.stdout.on('data', (d) => {
+      stdout += d.toString();
+      const m = stdout.match(/serving on (https?:\/\/[^\s/]+)\//);
+      if (m) { clearTimeout(timer); resolveUrl(m[1]); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${logs.join('\n')}`)); });
+  });
+  proc.removeAllListeners('exit');
+  const exited = new Promise((r) => proc.on('exit', (code, sig) => r({ code, sig })));
+  return {
+    url, dataDir, proc, logs, exited,
+    port: Number(new URL(url).port),
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const r = await exited;
+      if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      return r;
+    },
+  };
+}
+
+// Run the binary to completion: {code, stdout, stderr}.
+export function runCli(args, env = {}) {
+  return new Promise((res) => {
+    const p = spawn(BIN, args, { env: { ...process.env, ...env } });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (code) => res({ code, stdout, stderr }));
+  });
+}
+
+// fetch + JSON body, keeping status and headers.
+export async function api(base, method, path, { body, headers = {}, raw } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = raw ? body : JSON.stringify(body);
+    if (!raw && !init.headers['Content-Type']) init.headers['Content-Type'] = 'application/json';
+  }
+  const r = await fetch(base + path, init);
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, headers: r.headers, text, json };
+}
+
+// Assert the OpenAI error shape.
+export function isOpenAIError(j) {
+  return j && j.error && typeof j.error.message === 'string' && typeof j.error.type === 'string' &&
+    'code' in j.error && 'param' in j.error;
+}
