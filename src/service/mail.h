@@ -1,0 +1,35 @@
+/*
+ * mail.h: outgoing mail through an outbox table and a sender thread.
+ *
+ * Services enqueue a message inside their own transaction (so a sign-up that
+ * rolls back sends nothing); the sender thread delivers it: by SMTP through
+ * libcurl when [mail] smtp_url is set, otherwise as one file per message
+ * under DATA_DIR/mail/ so `make run` works offline. The recipient address and
+ * body are sealed at rest in the outbox and deleted once sent (or after
+ * [retention] mail_outbox); nothing of them is logged.
+ */
+#ifndef ATELIER_SERVICE_MAIL_H
+#define ATELIER_SERVICE_MAIL_H
+
+#include "base/err.h"
+#include "service/app.h"
+#include "store/db.h"
+
+struct mail_sender;
+
+/* Queue one plain-text message on connection c (in the caller's
+ * transaction). kind is a short constant for logs and metrics
+ * ("verify", "reset", "alert.login"), never content. */
+int mail_enqueue(struct app *app, struct db_conn *c, const char *to, const char *subject,
+		 const char *body, const char *kind);
+
+/* Start the sender thread; it delivers queued mail until mail_stop. */
+int mail_start(struct mail_sender **out, struct app *app, struct errinfo *e);
+
+/* Wake the sender now (after an enqueue commits). Accepts NULL. */
+void mail_kick(struct mail_sender *m);
+
+/* Stop the thread after the message in hand. Accepts NULL. */
+void mail_stop(struct mail_sender *m);
+
+#endif
