@@ -51,7 +51,8 @@ $(BUILD)/atelier: $(BUILD)/obj/src/main.o $(BUILD)/libatelier.a
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libatelier.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libatelier.a $(LDLIBS) -lcmocka
+	@echo "  TEST    $<"
+	@$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libatelier.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 

@@ -1,0 +1,186 @@
+/* sqlite_test.c: the SQLite backend: migrations, pool, transactions, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/db.h"
+#include "store/store.h"
+
+static char dir[64], path[128];
+
+static struct db *open_db(int pool)
+{
+	struct db *db;
+	struct errinfo e = {0};
+	struct db_options o = {.backend = "sqlite", .path = path, .pool = pool, .busy_timeout_ms = 5000};
+	assert_int_equal(db_open(&db, &o, &e), ERR_OK);
+	return db;
+}
+
+static int setup(void **st)
+{
+	snprintf(dir, sizeof dir, "/tmp/atelier-db-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/t.db", dir);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void migrations_apply_once(void **st)
+{
+	struct db *db = open_db(1);
+	int v = db_schema_version(db);
+	assert_true(v >= 1);
+	assert_int_equal(db_ping(db), ERR_OK);
+	db_close(db);
+	db = open_db(2); /* reopening applies nothing new */
+	assert_int_equal(db_schema_version(db), v);
+	struct db_conn *c = db_get(db);
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, "SELECT COUNT(*) FROM schema_migrations", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), v);
+	db_done(s);
+	/* pragmas that erasure and integrity rely on */
+	assert_int_equal(db_prepare(c, "PRAGMA secure_delete", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), 1);
+	db_done(s);
+	assert_int_equal(db_prepare(c, "PRAGMA foreign_keys", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), 1);
+	db_done(s);
+	assert_int_equal(db_prepare(c, "PRAGMA journal_mode", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_string_equal(db_col_text(s, 0), "wal");
+	db_done(s);
+	db_put(c);
+	db_close(db);
+}
+
+static void transaction_all_or_nothing(void **st)
+{
+	struct db *db = open_db(1);
+	struct db_conn *c = db_get(db);
+	assert_int_equal(db_begin(c), ERR_OK);
+	assert_int_equal(store_audit_add(c, "a", "b", "test.event", NULL, NULL), ERR_OK);
+	db_rollback(c);
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, "SELECT COUNT(*) FROM audit WHERE event = 'test.event'", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), 0);
+	db_done(s);
+	assert_int_equal(db_begin(c), ERR_OK);
+	assert_int_equal(store_audit_add(c, "a", "b", "test.event", "{\"k\":1}", NULL), ERR_OK);
+	assert_int_equal(db_commit(c), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), 1);
+	db_done(s);
+	db_put(c);
+	db_close(db);
+}
+
+static void audit_is_append_only(void **st)
+{
+	struct db *db = open_db(1);
+	struct db_conn *c = db_get(db);
+	assert_int_equal(store_audit_add(c, "a", "b", "x", NULL, NULL), ERR_OK);
+	int rc = db_exec(c, "UPDATE audit SET event = 'forged'");
+	assert_int_not_equal(rc, ERR_OK);
+	db_put(c);
+	db_close(db);
+}
+
+static void unique_violation_is_exists(void **st)
+{
+	struct db *db = open_db(1);
+	struct db_conn *c = db_get(db);
+	unsigned char w[72] = {1};
+	assert_int_equal(store_owner_key_put(c, "o1", w, sizeof w), ERR_OK);
+	assert_int_equal(store_owner_key_put(c, "o1", w, sizeof w), ERR_EXISTS);
+	unsigned char out[72];
+	size_t n;
+	assert_int_equal(store_owner_key_get(c, "o1", out, sizeof out, &n), ERR_OK);
+	assert_int_equal(n, 72);
+	assert_int_equal(store_owner_key_get(c, "o1", out, 10, &n), ERR_CORRUPT);
+	assert_int_equal(store_owner_key_get(c, "nobody", out, sizeof out, &n), ERR_NOTFOUND);
+	db_put(c);
+	db_close(db);
+}
+
+static struct db *shared;
+static void *writer(void *arg)
+{
+	for (int i = 0; i < 50; i++) {
+		struct db_conn *c = db_get(shared);
+		int rc = db_begin(c);
+		if (rc == ERR_OK)
+			rc = store_audit_add(c, "t", NULL, "concurrent", NULL, NULL);
+		if (rc == ERR_OK)
+			rc = db_commit(c);
+		else
+			db_rollback(c);
+		db_put(c);
+		if (rc)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void pool_serialises_writers(void **st)
+{
+	shared = open_db(3);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, writer, NULL);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		assert_null(r);
+	}
+	struct db_conn *c = db_get(shared);
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, "SELECT COUNT(*) FROM audit WHERE event = 'concurrent'", &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	assert_int_equal(db_col_int(s, 0), 200);
+	db_done(s);
+	db_put(c);
+	db_close(shared);
+}
+
+static void bad_backend_and_path(void **st)
+{
+	struct db *db;
+	struct errinfo e = {0};
+	struct db_options o = {.backend = "oracle", .path = path, .pool = 1};
+	assert_int_equal(db_open(&db, &o, &e), ERR_UNSUPPORTED);
+	struct db_options o2 = {.backend = "sqlite", .path = "/nonexistent/dir/x.db", .pool = 1};
+	assert_int_not_equal(db_open(&db, &o2, &e), ERR_OK);
+	assert_non_null(strstr(e.msg, "cannot open"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(migrations_apply_once),
+		cmocka_unit_test(transaction_all_or_nothing),
+		cmocka_unit_test(audit_is_append_only),
+		cmocka_unit_test(unique_violation_is_exists),
+		cmocka_unit_test(pool_serialises_writers),
+		cmocka_unit_test(bad_backend_and_path),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
