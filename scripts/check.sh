@@ -7,10 +7,12 @@
 set -u
 cd "$(dirname "$0")/.."
 B=build
-MAKEARGS=""
+SAN=""
+OPT=-O2
 if [ "${ASAN:-}" = 1 ]; then
 	B=build-asan
-	MAKEARGS="OPT=-O1 SAN=-fsanitize=address,undefined -fno-omit-frame-pointer"
+	OPT=-O1
+	SAN="-fsanitize=address,undefined -fno-omit-frame-pointer"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
@@ -20,7 +22,7 @@ pass=0
 fail=0
 failed_names=""
 
-if ! make -j2 BUILD=$B $MAKEARGS all unit >tests/artifacts/build.log 2>&1; then
+if ! make -j2 BUILD=$B OPT="$OPT" SAN="$SAN" all unit >tests/artifacts/build.log 2>&1; then
 	tail -40 tests/artifacts/build.log
 	echo "build failed"
 	echo "0 passed, 1 failed"
