@@ -57,6 +57,9 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
+int config_model_set(struct config *c, const char *name, const char *key, const char *value,
+		     struct errinfo *e); /* config_model.c */
+
 static int parse_num_suffix(const char *s, int64_t *out, const char *const *suffixes,
 			    const int64_t *mult)
 {
@@ -188,6 +191,8 @@ static const struct key *find(const char *section, const char *name)
 int config_set(struct config *c, const char *section, const char *key, const char *value,
 	       struct errinfo *e)
 {
+	if (strncmp(section, "model.", 6) == 0)
+		return config_model_set(c, section + 6, key, value, e);
 	const struct key *k = find(section, key);
 	if (!k) {
 		bool known_section = false;
@@ -257,6 +262,17 @@ int config_load(struct config *c, const char *path, struct errinfo *e)
 		}
 		if (line)
 			return err_set(e, ERR_INVALID, "config", "config: %s line %d: syntax error", path, line);
+	}
+	for (int i = 0; i < c->nmodels; i++) {
+		const struct config_model *m = &c->models[i];
+		char field[96];
+		snprintf(field, sizeof field, "model.%s", m->name);
+		if (!strcmp(m->backend, "builtin") && !m->path[0])
+			return err_set(e, ERR_INVALID, field, "config: [model.%s] backend = builtin needs path", m->name);
+		if (!strcmp(m->backend, "openai") && strncmp(m->base_url, "http://", 7) &&
+		    strncmp(m->base_url, "https://", 8))
+			return err_set(e, ERR_INVALID, field,
+				       "config: [model.%s] backend = openai needs base_url = http(s)://…", m->name);
 	}
 	for (size_t i = 0; i < NKEYS; i++) {
 		char name[128];

@@ -22,6 +22,29 @@
 
 #define CONFIG_STR 256
 
+#define CONFIG_MAX_MODELS 32
+
+/* One [model.NAME] section: a model the server offers, where it runs, and
+ * what it costs (GEN-8, PAY-1). Prices are micro-credits (see credits.h). */
+struct config_model {
+	char name[64];             /* NAME of [model.NAME]: the API's model id */
+	char kind[16];             /* text | image | audio */
+	char backend[16];          /* builtin | openai (an upstream server) */
+	char path[CONFIG_STR];     /* builtin: GGUF or safetensors file */
+	char base_url[CONFIG_STR]; /* openai: https://host/v1 */
+	char api_key[CONFIG_STR];  /* openai: the upstream's key (secret) */
+	char upstream_model[64];   /* openai: the model id upstream; "" = name */
+	int64_t context;           /* text: context cap in tokens (0 = the model's) */
+	int64_t threads;           /* builtin: engine threads (0 = all cores) */
+	int64_t max_queue;         /* requests waiting before 503 */
+	int64_t price_prompt;      /* per 1K prompt tokens */
+	int64_t price_completion;  /* per 1K completion tokens */
+	int64_t price_image;       /* per image (at the model's base size and steps) */
+	int64_t price_step;        /* per image per sampling step beyond the base */
+	int64_t price_audio_second;
+	char description[CONFIG_STR];
+};
+
 struct config {
 	struct {
 		char listen[CONFIG_STR];       /* host:port */
@@ -51,6 +74,8 @@ struct config {
 	struct {
 		char master_key_file[CONFIG_STR]; /* "" = DATA_DIR/master.key */
 	} crypto;
+	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
+	int nmodels;
 };
 
 /* Defaults into c. */
@@ -67,6 +92,13 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 
 /* Parse a size such as "1MiB", "512KiB", "64k", "1048576" into bytes. */
 int config_parse_size(const char *s, int64_t *out);
+
+/* Parse an amount of credits with up to 6 decimals ("0.5", "12",
+ * "0.000125") into micro-credits. */
+int config_parse_credits(const char *s, int64_t *out);
+
+/* The model named name, or NULL. */
+const struct config_model *config_model_find(const struct config *c, const char *name);
 
 /* Parse a duration such as "30s", "15m", "2h", "90d", "7y", "45" (seconds). */
 int config_parse_duration(const char *s, int64_t *out);

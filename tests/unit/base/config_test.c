@@ -133,13 +133,67 @@ static void each_hides_secrets(void **st)
 	assert_non_null(strstr(x.all, "(set)"));
 }
 
+/* REQ: GEN-8 — models are chosen per request from configured sections. */
+static void model_sections(void **st)
+{
+	char *p = write_tmp("[model.tiny]\npath = models/t.gguf\nprice_prompt = 0.5\nprice_completion = 1.25\n"
+			    "[model.gpu-llama]\nbackend = openai\nbase_url = http://10.0.0.5:8000/v1\n"
+			    "[model.draw]\nkind = image\npath = m.safetensors\nprice_image = 2\n");
+	struct config c;
+	struct errinfo e = {0};
+	assert_int_equal(config_load(&c, p, &e), ERR_OK);
+	assert_int_equal(c.nmodels, 3);
+	const struct config_model *m = config_model_find(&c, "tiny");
+	assert_non_null(m);
+	assert_string_equal(m->backend, "builtin");
+	assert_string_equal(m->kind, "text");
+	assert_int_equal(m->price_prompt, 500000);
+	assert_int_equal(m->price_completion, 1250000);
+	assert_string_equal(config_model_find(&c, "gpu-llama")->backend, "openai");
+	assert_int_equal(config_model_find(&c, "draw")->price_image, 2000000);
+	assert_null(config_model_find(&c, "nope"));
+	unlink(p);
+
+	static const char *const bad[] = {
+		"[model.x]\npath = a\nprice_prompt = -1\n",
+		"[model.x]\npath = a\nprice_prompt = 0.0000001\n",
+		"[model.x]\npath = a\nkind = video\n",
+		"[model.x]\npath = a\ncolour = red\n",
+		"[model.x]\nbackend = builtin\n",
+		"[model.x]\nbackend = openai\nbase_url = ftp://h\n",
+		"[model.bad name]\npath = a\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		p = write_tmp(bad[i]);
+		assert_int_equal(config_load(&c, p, &e), ERR_INVALID);
+		assert_non_null(strstr(e.msg, "model"));
+		unlink(p);
+	}
+}
+
+static void credits_amounts(void **st)
+{
+	int64_t v;
+	assert_int_equal(config_parse_credits("12", &v), 0);
+	assert_int_equal(v, 12000000);
+	assert_int_equal(config_parse_credits("0.000125", &v), 0);
+	assert_int_equal(v, 125);
+	assert_int_equal(config_parse_credits(".5", &v), 0);
+	assert_int_equal(v, 500000);
+	assert_int_not_equal(config_parse_credits("", &v), 0);
+	assert_int_not_equal(config_parse_credits("1.", &v), 0);
+	assert_int_not_equal(config_parse_credits("1e3", &v), 0);
+	assert_int_not_equal(config_parse_credits("99999999999999999999", &v), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_are_valid),      cmocka_unit_test(file_sets_keys),
 		cmocka_unit_test(typo_names_the_key),      cmocka_unit_test(bad_values_refused),
 		cmocka_unit_test(environment_overrides_file), cmocka_unit_test(sizes_and_durations),
-		cmocka_unit_test(each_hides_secrets),
+		cmocka_unit_test(each_hides_secrets),     cmocka_unit_test(model_sections),
+		cmocka_unit_test(credits_amounts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
