@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ktype { K_STR, K_INT, K_SIZE, K_DURATION, K_BOOL, K_ENUM };
+enum ktype { K_STR, K_INT, K_SIZE, K_DURATION, K_BOOL, K_ENUM, K_CREDITS };
 
 struct key {
 	const char *section, *name;
@@ -53,6 +53,15 @@ static const struct key keys[] = {
 	{"database", "pool", K_INT, N(database, pool), "4", 1, 256, NULL, false},
 	{"database", "busy_timeout_ms", K_INT, N(database, busy_timeout_ms), "5000", 0, 600000, NULL, false},
 	{"crypto", "master_key_file", K_STR, S(crypto, master_key_file), "", 0, 0, NULL, false},
+	{"credits", "signup_grant", K_CREDITS, N(credits, signup_grant), "10", 0, 1000000LL * 1000000, NULL, false},
+	{"credits", "hold_max_age", K_DURATION, N(credits, hold_max_age), "1h", 60, 7 * 86400, NULL, false},
+	{"billing", "currency", K_ENUM, S(billing, currency), "USD", 0, 0, "USD|EUR|GBP|CHF|CAD|AUD|JPY", false},
+	{"billing", "credits_per_unit", K_INT, N(billing, credits_per_unit), "100", 1, 1000000, NULL, false},
+	{"billing", "min_purchase", K_INT, N(billing, min_purchase), "1", 1, 1000000, NULL, false},
+	{"billing", "max_purchase", K_INT, N(billing, max_purchase), "10000", 1, 1000000, NULL, false},
+	{"coinbase", "api_url", K_STR, S(coinbase, api_url), "https://api.commerce.coinbase.com", 0, 0, NULL, false},
+	{"coinbase", "api_key", K_STR, S(coinbase, api_key), "", 0, 0, NULL, true},
+	{"coinbase", "webhook_secret", K_STR, S(coinbase, webhook_secret), "", 0, 0, NULL, true},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -167,11 +176,15 @@ static int apply(struct config *c, const struct key *k, const char *v, struct er
 	case K_DURATION:
 		rc = config_parse_duration(v, &n);
 		break;
+	case K_CREDITS:
+		rc = config_parse_credits(v, &n);
+		break;
 	}
 	if (rc)
 		return err_set(e, ERR_INVALID, field, "config: [%s] %s: cannot read '%s' as a %s",
 			       k->section, k->name, v,
-			       k->type == K_INT ? "number" : k->type == K_SIZE ? "size" : "duration");
+			       k->type == K_INT ? "number" : k->type == K_SIZE ? "size"
+			       : k->type == K_CREDITS ? "credit amount" : "duration");
 	if (n < k->min || n > k->max)
 		return err_set(e, ERR_INVALID, field,
 			       "config: [%s] %s = %s is out of range (%" PRId64 "..%" PRId64 ")",

@@ -74,6 +74,21 @@ struct config {
 	struct {
 		char master_key_file[CONFIG_STR]; /* "" = DATA_DIR/master.key */
 	} crypto;
+	struct {
+		int64_t signup_grant;        /* micro-credits granted at verified sign-up (0: none) */
+		int64_t hold_max_age;        /* seconds before an unsettled hold is released */
+	} credits;
+	struct {
+		char currency[8];            /* ISO 4217 code prices are charged in */
+		int64_t credits_per_unit;    /* credits bought by 1 unit of currency */
+		int64_t min_purchase;        /* currency units */
+		int64_t max_purchase;
+	} billing;
+	struct {
+		char api_url[CONFIG_STR];    /* Coinbase Commerce API base */
+		char api_key[CONFIG_STR];    /* secret */
+		char webhook_secret[CONFIG_STR]; /* secret: HMAC key of X-CC-Webhook-Signature */
+	} coinbase;
 	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
 	int nmodels;
 };

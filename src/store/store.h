@@ -64,4 +64,54 @@ int store_hold_close(struct db_conn *c, int64_t ledger_id, const char *state, ch
 /* Open holds created before `before` (Unix seconds), up to max ids. */
 int store_holds_stale(struct db_conn *c, int64_t before, int64_t *ids, size_t max, size_t *n);
 
+/* billing: charges, receipts, webhook events ---------------------------- */
+
+struct store_charge {
+	char ref[48], owner[80], code[64], currency[8], status[24];
+	int64_t credits, amount_cents, created_at;
+};
+
+int store_charge_add(struct db_conn *c, const struct store_charge *ch, const char *hosted_url);
+/* Look up by the provider's code: ERR_NOTFOUND if none. */
+int store_charge_by_code(struct db_conn *c, const char *code, struct store_charge *out);
+int store_charge_set_status(struct db_conn *c, const char *code, const char *status);
+
+/* Record a provider event ID: ERR_EXISTS if it was seen before. */
+int store_webhook_event_add(struct db_conn *c, const char *id);
+
+int store_receipt_add(struct db_conn *c, const char *id, const char *owner, const char *charge_code,
+		      int64_t credits, int64_t amount_cents, const char *currency);
+
+/* Visit the owner's receipts, newest first. */
+int store_receipts_each(struct db_conn *c, const char *owner,
+			int (*fn)(void *arg, const char *id, const char *code, int64_t credits,
+				  int64_t cents, const char *currency, int64_t issued_at),
+			void *arg);
+
+/* usage ------------------------------------------------------------------ */
+
+struct store_usage {
+	const char *owner, *endpoint, *model, *key_id, *end_user;
+	int64_t prompt_tokens, completion_tokens, images, audio_ms, status, latency_ms, cost;
+};
+
+int store_usage_add(struct db_conn *c, const struct store_usage *u);
+
+/* Aggregate the owner's usage in [from, to) by UTC day, model and key. */
+int store_usage_daily(struct db_conn *c, const char *owner, int64_t from, int64_t to,
+		      int (*fn)(void *arg, const char *day, const char *model, const char *key_id,
+				int64_t calls, int64_t prompt, int64_t completion, int64_t images,
+				int64_t audio_ms, int64_t cost),
+		      void *arg);
+
+/* Visit the owner's rows in [from, to), oldest first (for CSV). */
+int store_usage_each(struct db_conn *c, const char *owner, int64_t from, int64_t to,
+		     int (*fn)(void *arg, int64_t at, const char *endpoint, const char *model,
+			       const char *key_id, int64_t prompt, int64_t completion, int64_t images,
+			       int64_t audio_ms, int64_t status, int64_t latency_ms, int64_t cost),
+		     void *arg);
+
+/* Delete rows older than before; *n gets the count (retention). */
+int store_usage_expire(struct db_conn *c, int64_t before, int64_t *n);
+
 #endif

@@ -19,7 +19,7 @@ static char dir[64];
 
 static int setup(void **st)
 {
-	crypto_init();
+	assert_int_equal(crypto_init(), 0);
 	snprintf(dir, sizeof dir, "/tmp/atelier-vault-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	char p[128];
