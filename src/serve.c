@@ -2,6 +2,7 @@
  * serve.c: `atelier serve` and `atelier routes`: load the configuration,
  * open what the server needs, listen, and stop cleanly on SIGTERM/SIGINT.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "http/http.h"
 #include "main_cmds.h"
 #include "service/app.h"
+#include "service/credits.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
@@ -89,6 +91,7 @@ int cmd_serve(int argc, char **argv)
 
 	if (ensure_dir(cfg.server.data_dir))
 		goto out;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (crypto_init()) {
 		fprintf(stderr, "atelier: libsodium failed to initialise\n");
 		goto out;
@@ -115,6 +118,16 @@ int cmd_serve(int argc, char **argv)
 	};
 	if ((rc = db_open(&app.db, &dbo, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
+
+	/* a crash in the middle of a generation leaves its hold open: release
+	 * it now, so no credit is lost (PAY-5). With one SQLite node every open
+	 * hold is this node's own; with shared PostgreSQL only stale ones. */
+	size_t released;
+	int64_t age = strcmp(cfg.database.backend, "sqlite") ? cfg.credits.hold_max_age : 0;
+	if ((rc = credits_recover(app.db, age, &released))) {
+		fprintf(stderr, "atelier: cannot recover credit holds: %s\n", err_str(rc));
 		goto out;
 	}
 

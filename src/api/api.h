@@ -14,6 +14,7 @@
 /* Each api/ file exports one table ending with a zeroed row. */
 extern const struct route api_system_routes[];
 extern const struct route api_debug_routes[];
+extern const struct route api_billing_routes[];
 
 /* The tables that make up the server, in matching order. debug tables are
  * included only when [server] debug_routes is on. */
