@@ -2,6 +2,7 @@
  * serve.c: `atelier serve` and `atelier routes`: load the configuration,
  * open what the server needs, listen, and stop cleanly on SIGTERM/SIGINT.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "http/http.h"
 #include "main_cmds.h"
 #include "service/app.h"
+#include "service/mail.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
@@ -89,6 +91,11 @@ int cmd_serve(int argc, char **argv)
 
 	if (ensure_dir(cfg.server.data_dir))
 		goto out;
+	/* libcurl's global state is set up once, before any thread uses it */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "atelier: libcurl failed to initialise\n");
+		goto out;
+	}
 	if (crypto_init()) {
 		fprintf(stderr, "atelier: libsodium failed to initialise\n");
 		goto out;
@@ -114,6 +121,11 @@ int cmd_serve(int argc, char **argv)
 		.busy_timeout_ms = (int)cfg.database.busy_timeout_ms,
 	};
 	if ((rc = db_open(&app.db, &dbo, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
+
+	if ((rc = mail_start(&app.mail, &app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
@@ -169,6 +181,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("server.stopped", NULL);
 out:
 	http_server_stop(server, 0);
+	mail_stop(app.mail);
 	router_free(router);
 	db_close(app.db);
 	crypto_keys_free(app.keys);
