@@ -20,6 +20,7 @@
 #include "main_cmds.h"
 #include "service/app.h"
 #include "service/credits.h"
+#include "service/mail.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
@@ -91,7 +92,11 @@ int cmd_serve(int argc, char **argv)
 
 	if (ensure_dir(cfg.server.data_dir))
 		goto out;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libcurl's global state is set up once, before any thread uses it */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "atelier: libcurl failed to initialise\n");
+		goto out;
+	}
 	if (crypto_init()) {
 		fprintf(stderr, "atelier: libsodium failed to initialise\n");
 		goto out;
@@ -128,6 +133,10 @@ int cmd_serve(int argc, char **argv)
 	int64_t age = strcmp(cfg.database.backend, "sqlite") ? cfg.credits.hold_max_age : 0;
 	if ((rc = credits_recover(app.db, age, &released))) {
 		fprintf(stderr, "atelier: cannot recover credit holds: %s\n", err_str(rc));
+		goto out;
+	}
+	if ((rc = mail_start(&app.mail, &app, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
 
@@ -182,6 +191,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("server.stopped", NULL);
 out:
 	http_server_stop(server, 0);
+	mail_stop(app.mail);
 	router_free(router);
 	db_close(app.db);
 	crypto_keys_free(app.keys);

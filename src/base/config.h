@@ -65,6 +65,20 @@ struct config {
 		char log_level[16];
 	} server;
 	struct {
+		char smtp_url[CONFIG_STR];     /* smtp://host:port or smtps://; "" = files under DATA_DIR/mail/ */
+		char from[CONFIG_STR];         /* From: header, "Name <addr>" or "addr" */
+		bool require_tls;              /* refuse to send over SMTP without TLS (STARTTLS or smtps) */
+		int64_t max_attempts;          /* deliveries tried before a message is dropped */
+		int64_t timeout;               /* seconds one SMTP delivery may take */
+		int64_t retry_delay;           /* seconds before the first retry; doubles each time, at most 6h */
+	} mail;
+	struct {
+		char issuer[CONFIG_STR];       /* OpenID provider, discovery at ISSUER/.well-known/openid-configuration */
+		char client_id[CONFIG_STR];    /* "" = Google sign-in off */
+		char client_secret[CONFIG_STR];
+		char redirect_url[CONFIG_STR]; /* "" = PUBLIC_URL/api/auth/oidc/google/callback */
+	} oidc;
+	struct {
 		char backend[16];              /* sqlite | postgres */
 		char path[CONFIG_STR];         /* sqlite file; "" = DATA_DIR/atelier.db */
 		char url[CONFIG_STR];          /* postgres conninfo */

@@ -12,12 +12,14 @@
 #include "store/db.h"
 
 struct router;
+struct mail_sender;
 
 struct app {
 	const struct config *cfg;
 	struct db *db;
 	struct crypto_keys *keys;
 	const char *data_dir;
+	struct mail_sender *mail;    /* outbox sender (service/mail.h); kick after commit */
 	int64_t started_at;
 	const struct router *router; /* for /metrics and /openapi.json */
 };

@@ -11,6 +11,9 @@
 #ifndef ATELIER_SERVICE_MAIL_H
 #define ATELIER_SERVICE_MAIL_H
 
+#include <stdint.h>
+
+#include "base/buf.h"
 #include "base/err.h"
 #include "service/app.h"
 #include "store/db.h"
@@ -31,5 +34,27 @@ void mail_kick(struct mail_sender *m);
 
 /* Stop the thread after the message in hand. Accepts NULL. */
 void mail_stop(struct mail_sender *m);
+
+/* --- pieces, exposed for tests and other services ------------------- */
+
+#define MAIL_MAX_SUBJECT 500
+#define MAIL_MAX_BODY (256 * 1024)
+
+/* ERR_OK if s is one plain ASCII address (local@domain, at most 254
+ * characters, nothing that could end a header or add a recipient). */
+int mail_check_address(const char *s);
+
+/* The address inside a From value: "Name <a@b>" or "a@b" gives "a@b".
+ * ERR_INVALID when there is none. */
+int mail_addr_spec(char *out, size_t n, const char *from);
+
+/* Append one RFC 5322 message to out, lines ending in CRLF: From, To,
+ * Subject (RFC 2047 B-encoded when it is not plain ASCII), Date (from
+ * unix_time, UTC), Message-ID (<message_id>), MIME-Version, Content-Type
+ * text/plain; charset=utf-8, Content-Transfer-Encoding quoted-printable, and
+ * the body in quoted-printable (lines at most 76 characters, a leading dot
+ * encoded). */
+int mail_format(struct buf *out, const char *from, const char *to, const char *subject,
+		const char *body, int64_t unix_time, const char *message_id);
 
 #endif

@@ -1,6 +1,8 @@
 // Starts the real atelier binary on a free port with a fresh data directory,
 // and gives tests its URL, its log lines and a way to stop it.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -79,18 +81,37 @@ export function runCli(args, env = {}) {
   });
 }
 
-// fetch + JSON body, keeping status and headers.
-export async function api(base, method, path, { body, headers = {}, raw } = {}) {
-  const init = { method, headers: { ...headers } };
+// One HTTP request on a connection of its own (no keep-alive pool, so a
+// connection the server closed for idleness is never reused by surprise);
+// returns status, headers (a fetch Headers), text and parsed JSON.
+export function api(base, method, path, { body, headers = {}, raw } = {}) {
+  const u = new URL(base + path);
+  const mod = u.protocol === 'https:' ? https : http;
+  const h = { ...headers };
+  let payload;
   if (body !== undefined) {
-    init.body = raw ? body : JSON.stringify(body);
-    if (!raw && !init.headers['Content-Type']) init.headers['Content-Type'] = 'application/json';
+    payload = Buffer.from(raw ? body : JSON.stringify(body));
+    if (!raw && !Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';
+    h['Content-Length'] = String(payload.length);
   }
-  const r = await fetch(base + path, init);
-  const text = await r.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, headers: r.headers, text, json };
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method, headers: h, agent: false, rejectUnauthorized: false }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const pairs = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: new Headers(pairs), text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
 }
 
 // Assert the OpenAI error shape.

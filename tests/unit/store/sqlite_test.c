@@ -50,9 +50,10 @@ static void migrations_apply_once(void **st)
 	assert_int_equal(db_schema_version(db), v);
 	struct db_conn *c = db_get(db);
 	struct db_stmt *s;
-	assert_int_equal(db_prepare(c, "SELECT COUNT(*) FROM schema_migrations", &s), ERR_OK);
+	assert_int_equal(db_prepare(c, "SELECT COUNT(*), MAX(version) FROM schema_migrations", &s), ERR_OK);
 	assert_int_equal(db_step(s), 1);
-	assert_int_equal(db_col_int(s, 0), v);
+	assert_true(db_col_int(s, 0) >= 1);
+	assert_int_equal(db_col_int(s, 1), v);
 	db_done(s);
 	/* pragmas that erasure and integrity rely on */
 	assert_int_equal(db_prepare(c, "PRAGMA secure_delete", &s), ERR_OK);
