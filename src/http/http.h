@@ -107,9 +107,7 @@ struct http_header {
 	struct http_header *next;
 };
 
-/* Pulls the next piece of a streamed body. Returns bytes written to out,
- * 0 when there is nothing yet (the server waits), or -1 at the end. */
-typedef long (*http_stream_fn)(void *arg, char *out, size_t max);
+struct http_stream;
 
 struct http_response {
 	int status;
@@ -118,9 +116,7 @@ struct http_response {
 	const void *static_body;    /* set instead of body for embedded files */
 	size_t static_len;
 	struct http_header *headers;
-	http_stream_fn stream;       /* set for streamed responses (SSE) */
-	void *stream_arg;
-	void (*stream_free)(void *arg);
+	struct http_stream *stream;  /* set by http_stream_open */
 	struct arena *arena;
 };
 
@@ -154,6 +150,35 @@ void http_text(struct http_response *res, int status, const char *content_type, 
  * constant or NULL; param: the field at fault or NULL. */
 void http_error(struct http_response *res, int status, const char *type, const char *code,
 		const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* --- streamed responses (server-sent events) ------------------------------ *
+ *
+ * A handler that answers over time opens a stream and returns at once, so no
+ * server thread waits on a slow generation. Producers (engine threads) write
+ * to the stream from any thread; the connection sleeps (suspended) while
+ * there is nothing to send. When the client goes away, writes fail with
+ * ERR_IO and http_stream_gone() turns true, so the producer stops within one
+ * step. Each side releases the stream once: the server when the connection
+ * ends, the producer with http_stream_close(). */
+
+/* Make res a stream with this status and content type; NULL when out of
+ * memory (res is then a 500). The caller owns one reference. */
+struct http_stream *http_stream_open(struct http_request *req, struct http_response *res, int status,
+				     const char *content_type);
+
+/* Queue bytes for the client. ERR_IO when the client has gone; ERR_TOOBIG
+ * when more than 4 MiB wait unsent (a stalled reader). */
+int http_stream_write(struct http_stream *s, const void *p, size_t n);
+
+/* One server-sent event: "data: <json>\n\n" (event may be NULL). */
+int http_stream_event(struct http_stream *s, const char *event, const char *data);
+
+/* 1 once the client has disconnected (or the server is stopping). */
+int http_stream_gone(struct http_stream *s);
+
+/* The producer is done: send what is queued, then end the response, and
+ * drop the producer's reference. Accepts NULL. */
+void http_stream_close(struct http_stream *s);
 
 /* --- routes and server ------------------------------------------------- */
 

@@ -31,6 +31,7 @@
 #include "base/embedded.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "http/stream.h"
 
 #define MAX_PROXIES 16
 
@@ -215,22 +216,15 @@ static void add_headers(struct http_server *s, struct MHD_Response *r, struct co
 		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=63072000; includeSubDomains");
 }
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct conn_ctx *cc = cls;
-	long n = cc->res.stream(cc->res.stream_arg, buf, max);
-	if (n < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	return (ssize_t)n;
-}
-
 static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *c,
 				     struct conn_ctx *cc)
 {
 	struct http_response *res = &cc->res;
 	struct MHD_Response *r;
 	if (res->stream) {
-		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, cc, NULL);
+		stream_attach(res->stream, c);
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, res->stream,
+						      NULL);
 	} else if (res->static_body) {
 		r = MHD_create_response_from_buffer(res->static_len, (void *)res->static_body,
 						    MHD_RESPMEM_PERSISTENT);
@@ -395,8 +389,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
 	metrics_observe(cc->req.route_index, status, ns);
 	metrics_inflight(-1);
-	if (cc->res.stream_free)
-		cc->res.stream_free(cc->res.stream_arg);
+	if (cc->res.stream)
+		stream_detach(cc->res.stream);
 	if (cc->req.json)
 		json_decref(cc->req.json);
 	buf_free(&cc->req.body);
@@ -573,6 +567,12 @@ void http_server_stop(struct http_server *s, int grace_s)
 		close(fd);
 	uint64_t deadline = time_mono_ns() + (uint64_t)grace_s * 1000000000ull;
 	while (__atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0 && time_mono_ns() < deadline) {
+		struct timespec ts = {0, 20 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	/* streams still open end now: MHD cannot stop with a connection asleep */
+	stream_shutdown_all();
+	for (int i = 0; i < 50 && __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0; i++) {
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
 	}
