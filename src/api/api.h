@@ -15,6 +15,7 @@
 extern const struct route api_system_routes[];
 extern const struct route api_debug_routes[];
 extern const struct route api_billing_routes[];
+extern const struct route api_legal_routes[];
 
 /* The tables that make up the server, in matching order. debug tables are
  * included only when [server] debug_routes is on. */

@@ -114,6 +114,22 @@ int buf_json_escape(struct buf *b, const char *s)
 	return ERR_OK;
 }
 
+int buf_html_escape(struct buf *b, const char *s)
+{
+	int rc = ERR_OK;
+	for (const char *p = s; !rc && *p; p++) {
+		switch (*p) {
+		case '&': rc = buf_puts(b, "&amp;"); break;
+		case '<': rc = buf_puts(b, "&lt;"); break;
+		case '>': rc = buf_puts(b, "&gt;"); break;
+		case '"': rc = buf_puts(b, "&quot;"); break;
+		case '\'': rc = buf_puts(b, "&#39;"); break;
+		default: rc = buf_append(b, p, 1);
+		}
+	}
+	return rc;
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -35,6 +35,9 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Append s as the inside of a JSON string (quotes not included). */
 int buf_json_escape(struct buf *b, const char *s);
 
+/* Append s escaped for HTML text and attribute values. */
+int buf_html_escape(struct buf *b, const char *s);
+
 /* Forget the contents but keep the memory. */
 void buf_reset(struct buf *b);
 

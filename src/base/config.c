@@ -63,6 +63,22 @@ static const struct key keys[] = {
 	{"database", "pool", K_INT, N(database, pool), "4", 1, 256, NULL, false},
 	{"database", "busy_timeout_ms", K_INT, N(database, busy_timeout_ms), "5000", 0, 600000, NULL, false},
 	{"crypto", "master_key_file", K_STR, S(crypto, master_key_file), "", 0, 0, NULL, false},
+	{"privacy", "controller", K_STR, S(privacy, controller), "The operator of this Atelier server", 0, 0, NULL, false},
+	{"privacy", "contact_email", K_STR, S(privacy, contact_email), "privacy@localhost", 0, 0, NULL, false},
+	{"privacy", "dpo_email", K_STR, S(privacy, dpo_email), "", 0, 0, NULL, false},
+	{"privacy", "address", K_STR, S(privacy, address), "", 0, 0, NULL, false},
+	{"privacy", "policy_version", K_STR, S(privacy, policy_version), "1", 0, 0, NULL, false},
+	{"privacy", "policy_effective", K_STR, S(privacy, policy_effective), "2026-11-23", 0, 0, NULL, false},
+	{"privacy", "marketing", K_BOOL, N(privacy, marketing), "false", 0, 0, NULL, false},
+	{"retention", "usage_logs", K_DURATION, N(retention, usage_logs), "90d", 86400, 100LL * 365 * 86400, NULL, false},
+	{"retention", "billing", K_DURATION, N(retention, billing), "7y", 86400, 100LL * 365 * 86400, NULL, false},
+	{"retention", "sessions", K_DURATION, N(retention, sessions), "30d", 3600, 10LL * 365 * 86400, NULL, false},
+	{"retention", "tickets", K_DURATION, N(retention, tickets), "2y", 86400, 100LL * 365 * 86400, NULL, false},
+	{"retention", "exports", K_DURATION, N(retention, exports), "7d", 3600, 365LL * 86400, NULL, false},
+	{"retention", "mail_outbox", K_DURATION, N(retention, mail_outbox), "7d", 3600, 365LL * 86400, NULL, false},
+	{"retention", "audit", K_DURATION, N(retention, audit), "1y", 86400, 100LL * 365 * 86400, NULL, false},
+	{"retention", "webhook_events", K_DURATION, N(retention, webhook_events), "90d", 86400, 10LL * 365 * 86400, NULL, false},
+	{"retention", "images", K_ENUM, S(retention, images), "until_deleted", 0, 0, "until_deleted|ephemeral", false},
 	{"credits", "signup_grant", K_CREDITS, N(credits, signup_grant), "10", 0, 1000000LL * 1000000, NULL, false},
 	{"credits", "hold_max_age", K_DURATION, N(credits, hold_max_age), "1h", 60, 7 * 86400, NULL, false},
 	{"billing", "currency", K_ENUM, S(billing, currency), "USD", 0, 0, "USD|EUR|GBP|CHF|CAD|AUD|JPY", false},
@@ -78,6 +94,8 @@ static const struct key keys[] = {
 
 int config_model_set(struct config *c, const char *name, const char *key, const char *value,
 		     struct errinfo *e); /* config_model.c */
+int config_subprocessor_set(struct config *c, const char *name, const char *key, const char *value,
+			    struct errinfo *e); /* config_model.c */
 
 static int parse_num_suffix(const char *s, int64_t *out, const char *const *suffixes,
 			    const int64_t *mult)
@@ -216,6 +234,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 {
 	if (strncmp(section, "model.", 6) == 0)
 		return config_model_set(c, section + 6, key, value, e);
+	if (strncmp(section, "subprocessor.", 13) == 0)
+		return config_subprocessor_set(c, section + 13, key, value, e);
 	const struct key *k = find(section, key);
 	if (!k) {
 		bool known_section = false;
@@ -285,6 +305,14 @@ int config_load(struct config *c, const char *path, struct errinfo *e)
 		}
 		if (line)
 			return err_set(e, ERR_INVALID, "config", "config: %s line %d: syntax error", path, line);
+	}
+	{
+		int y, mo, d;
+		char tail;
+		if (sscanf(c->privacy.policy_effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
+		    mo < 1 || mo > 12 || d < 1 || d > 31)
+			return err_set(e, ERR_INVALID, "privacy.policy_effective",
+				       "config: [privacy] policy_effective must be a date YYYY-MM-DD");
 	}
 	for (int i = 0; i < c->nmodels; i++) {
 		const struct config_model *m = &c->models[i];

@@ -103,6 +103,23 @@ struct config {
 		char api_key[CONFIG_STR];    /* secret */
 		char webhook_secret[CONFIG_STR]; /* secret: HMAC key of X-CC-Webhook-Signature */
 	} coinbase;
+	struct {
+		char controller[CONFIG_STR];   /* the company running this server */
+		char contact_email[CONFIG_STR];
+		char dpo_email[CONFIG_STR];     /* data protection officer, if any */
+		char address[CONFIG_STR];
+		char policy_version[32];
+		char policy_effective[16];      /* YYYY-MM-DD */
+		bool marketing;                 /* does the company send marketing mail at all */
+	} privacy;
+	struct {
+		int64_t usage_logs, billing, sessions, tickets, exports, mail_outbox, audit, webhook_events;
+		char images[16];                /* until_deleted | ephemeral */
+	} retention;
+	struct config_subprocessor {
+		char name[64], purpose[CONFIG_STR], data[CONFIG_STR], location[64], since[16];
+	} subprocessors[16];               /* [subprocessor.NAME] sections */
+	int nsubprocessors;
 	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
 	int nmodels;
 };

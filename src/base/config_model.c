@@ -163,3 +163,42 @@ const struct config_model *config_model_find(const struct config *c, const char 
 			return &c->models[i];
 	return NULL;
 }
+
+/* [subprocessor.NAME]: a company that processes personal data for this
+ * server beyond what the configuration shows by itself (hosting, a CDN).
+ * Listed publicly (OPS-1). Keys: purpose, data, location, since. */
+int config_subprocessor_set(struct config *c, const char *name, const char *key, const char *value,
+			    struct errinfo *e)
+{
+	char field[160];
+	snprintf(field, sizeof field, "subprocessor.%s.%s", name, key);
+	if (!valid_name(name))
+		return err_set(e, ERR_INVALID, field, "config: [subprocessor.%s]: bad name", name);
+	struct config_subprocessor *sp = NULL;
+	for (int i = 0; i < c->nsubprocessors; i++)
+		if (!strcmp(c->subprocessors[i].name, name))
+			sp = &c->subprocessors[i];
+	if (!sp) {
+		if (c->nsubprocessors == (int)(sizeof c->subprocessors / sizeof c->subprocessors[0]))
+			return err_set(e, ERR_TOOBIG, field, "config: too many sub-processors");
+		sp = &c->subprocessors[c->nsubprocessors++];
+		memset(sp, 0, sizeof *sp);
+		snprintf(sp->name, sizeof sp->name, "%s", name);
+	}
+	char *dst;
+	size_t n;
+	if (!strcmp(key, "purpose"))
+		dst = sp->purpose, n = sizeof sp->purpose;
+	else if (!strcmp(key, "data"))
+		dst = sp->data, n = sizeof sp->data;
+	else if (!strcmp(key, "location"))
+		dst = sp->location, n = sizeof sp->location;
+	else if (!strcmp(key, "since"))
+		dst = sp->since, n = sizeof sp->since;
+	else
+		return err_set(e, ERR_INVALID, field, "config: unknown key '%s' in [subprocessor.%s]", key, name);
+	if (strlen(value) >= n)
+		return err_set(e, ERR_INVALID, field, "config: [subprocessor.%s] %s is too long", name, key);
+	memcpy(dst, value, strlen(value) + 1);
+	return ERR_OK;
+}
