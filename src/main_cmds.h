@@ -5,5 +5,14 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
+
+struct config;
+struct app;
+/* --config, --listen, --data-dir into cfg (serve.c); 0, or 2 after a usage error. */
+int cli_load_config(int argc, char **argv, struct config *cfg, const char *cmd);
+/* Open the data directory, keys and database for cfg (serve.c); 0 or 1. */
+int app_open(struct app *app, struct config *cfg);
+void app_close(struct app *app);
 
 #endif

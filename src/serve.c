@@ -21,11 +21,12 @@
 #include "service/app.h"
 #include "service/credits.h"
 #include "service/mail.h"
+#include "service/retention.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
  * after printing a usage error. */
-static int load_config(int argc, char **argv, struct config *cfg, const char *cmd)
+int cli_load_config(int argc, char **argv, struct config *cfg, const char *cmd)
 {
 	const char *path = NULL, *listen = NULL, *data_dir = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -67,10 +68,68 @@ static int ensure_dir(const char *path)
 	return -1;
 }
 
+/* Open what every command that works on a data directory needs: the
+ * directory itself, libcurl and libsodium, the master key, the database
+ * (migrated). Prints the reason and returns 1 on failure. */
+int app_open(struct app *app, struct config *cfg)
+{
+	struct errinfo e = {0};
+	int rc;
+	app->cfg = cfg;
+	app->data_dir = cfg->server.data_dir;
+	app->started_at = time_now();
+	if (ensure_dir(cfg->server.data_dir))
+		return 1;
+	/* libcurl's global state is set up once, before any thread uses it */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "atelier: libcurl failed to initialise\n");
+		return 1;
+	}
+	if (crypto_init()) {
+		fprintf(stderr, "atelier: libsodium failed to initialise\n");
+		return 1;
+	}
+	char path[CONFIG_STR + 32];
+	if (cfg->crypto.master_key_file[0])
+		snprintf(path, sizeof path, "%s", cfg->crypto.master_key_file);
+	else
+		snprintf(path, sizeof path, "%s/master.key", cfg->server.data_dir);
+	if ((rc = crypto_keys_load(&app->keys, path, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		return 1;
+	}
+	if (cfg->database.path[0])
+		snprintf(path, sizeof path, "%s", cfg->database.path);
+	else
+		snprintf(path, sizeof path, "%s/atelier.db", cfg->server.data_dir);
+	struct db_options dbo = {
+		.backend = cfg->database.backend,
+		.path = path,
+		.url = cfg->database.url,
+		.pool = (int)cfg->database.pool,
+		.busy_timeout_ms = (int)cfg->database.busy_timeout_ms,
+	};
+	if ((rc = db_open(&app->db, &dbo, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		return 1;
+	}
+
+	return 0;
+}
+
+/* Close what app_open opened. */
+void app_close(struct app *app)
+{
+	db_close(app->db);
+	app->db = NULL;
+	crypto_keys_free(app->keys);
+	app->keys = NULL;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct config cfg;
-	int rc = load_config(argc, argv, &cfg, "serve");
+	int rc = cli_load_config(argc, argv, &cfg, "serve");
 	if (rc)
 		return rc;
 	log_set_level((enum log_level)log_level_parse(cfg.server.log_level));
@@ -85,46 +144,14 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct errinfo e = {0};
-	struct app app = {.cfg = &cfg, .data_dir = cfg.server.data_dir, .started_at = time_now()};
+	struct app app = {0};
 	struct router *router = NULL;
+	struct retention_sweeper *sweeper = NULL;
 	struct http_server *server = NULL;
 	int status = 1;
 
-	if (ensure_dir(cfg.server.data_dir))
+	if (app_open(&app, &cfg))
 		goto out;
-	/* libcurl's global state is set up once, before any thread uses it */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		fprintf(stderr, "atelier: libcurl failed to initialise\n");
-		goto out;
-	}
-	if (crypto_init()) {
-		fprintf(stderr, "atelier: libsodium failed to initialise\n");
-		goto out;
-	}
-	char path[CONFIG_STR + 32];
-	if (cfg.crypto.master_key_file[0])
-		snprintf(path, sizeof path, "%s", cfg.crypto.master_key_file);
-	else
-		snprintf(path, sizeof path, "%s/master.key", cfg.server.data_dir);
-	if ((rc = crypto_keys_load(&app.keys, path, &e))) {
-		fprintf(stderr, "atelier: %s\n", e.msg);
-		goto out;
-	}
-	if (cfg.database.path[0])
-		snprintf(path, sizeof path, "%s", cfg.database.path);
-	else
-		snprintf(path, sizeof path, "%s/atelier.db", cfg.server.data_dir);
-	struct db_options dbo = {
-		.backend = cfg.database.backend,
-		.path = path,
-		.url = cfg.database.url,
-		.pool = (int)cfg.database.pool,
-		.busy_timeout_ms = (int)cfg.database.busy_timeout_ms,
-	};
-	if ((rc = db_open(&app.db, &dbo, &e))) {
-		fprintf(stderr, "atelier: %s\n", e.msg);
-		goto out;
-	}
 
 	/* a crash in the middle of a generation leaves its hold open: release
 	 * it now, so no credit is lost (PAY-5). With one SQLite node every open
@@ -137,6 +164,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if ((rc = mail_start(&app.mail, &app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
+	if ((rc = retention_start(&sweeper, &app, (int)cfg.retention.sweep_interval))) {
+		fprintf(stderr, "atelier: cannot start the retention sweeper\n");
 		goto out;
 	}
 
@@ -191,10 +222,10 @@ int cmd_serve(int argc, char **argv)
 	log_info("server.stopped", NULL);
 out:
 	http_server_stop(server, 0);
+	retention_stop(sweeper);
 	mail_stop(app.mail);
 	router_free(router);
-	db_close(app.db);
-	crypto_keys_free(app.keys);
+	app_close(&app);
 	return status;
 }
 

@@ -6,6 +6,7 @@
  * harness. Hidden from /openapi.json.
  */
 #include "api/api.h"
+#include "service/receipt.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -118,6 +119,19 @@ static void stream_stats(struct http_request *req, struct http_response *res, vo
 				      "stopped_early", __atomic_load_n(&last_stopped_early, __ATOMIC_SEQ_CST)));
 }
 
+/* Sign the posted object as a receipt, for the CLI verification test. */
+static void sign_receipt(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	json_t *doc = json_deep_copy(req->json);
+	if (receipt_sign(app->keys, doc)) {
+		json_decref(doc);
+		http_error(res, 400, "invalid_request_error", "invalid_value", NULL, "cannot sign this object");
+		return;
+	}
+	http_json(res, 200, doc);
+}
+
 static void whoami(struct http_request *req, struct http_response *res, void *ctx)
 {
 	http_json(res, 200, json_pack("{s:s, s:s}", "user", req->who.user_id, "request_id", req->id));
@@ -162,6 +176,7 @@ const struct route api_debug_routes[] = {
 	{"POST", "/api/debug/mail", mail, GUARD_PUBLIC, 0, RL_NONE, ROUTE_JSON | ROUTE_HIDDEN, "queue a mail"},
 	{"GET", "/api/debug/stream", stream, GUARD_PUBLIC, 0, RL_NONE, ROUTE_HIDDEN, "server-sent events from a thread"},
 	{"GET", "/api/debug/stream/stats", stream_stats, GUARD_PUBLIC, 0, RL_NONE, ROUTE_HIDDEN, "how the last stream ended"},
+	{"POST", "/api/debug/receipt", sign_receipt, GUARD_PUBLIC, 0, RL_NONE, ROUTE_JSON | ROUTE_HIDDEN, "sign a receipt"},
 	{"GET", "/api/debug/whoami", whoami, GUARD_USER, 0, RL_READ, ROUTE_HIDDEN, "the caller's identity"},
 	{0},
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "service/receipt.h"
 
 static void healthz(struct http_request *req, struct http_response *res, void *ctx)
 {
@@ -45,10 +46,21 @@ static void openapi(struct http_request *req, struct http_response *res, void *c
 	http_json(res, 200, api_openapi(app->router));
 }
 
+/* The public key that signs receipts (deletion receipts and others), so a
+ * customer can check one without trusting the server that shows it. */
+static void receipt_key(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	char pk[64];
+	receipt_public_key(app->keys, pk, sizeof pk);
+	http_json(res, 200, json_pack("{s:s, s:s}", "alg", "Ed25519", "key", pk));
+}
+
 const struct route api_system_routes[] = {
 	{"GET", "/healthz", healthz, GUARD_PUBLIC, 0, RL_NONE, 0, "liveness: the process answers"},
 	{"GET", "/readyz", readyz, GUARD_PUBLIC, 0, RL_NONE, 0, "readiness: the database answers"},
 	{"GET", "/metrics", metrics, GUARD_PUBLIC, 0, RL_READ, 0, "Prometheus metrics"},
+	{"GET", "/.well-known/atelier-receipt-key", receipt_key, GUARD_PUBLIC, 0, RL_READ, 0, "the key that signs receipts"},
 	{"GET", "/openapi.json", openapi, GUARD_PUBLIC, 0, RL_READ, 0, "this API, as OpenAPI 3.1"},
 	{0},
 };

@@ -115,6 +115,7 @@ struct config {
 	struct {
 		int64_t usage_logs, billing, sessions, tickets, exports, mail_outbox, audit, webhook_events;
 		char images[16];                /* until_deleted | ephemeral */
+		int64_t sweep_interval;         /* seconds between sweeper passes */
 	} retention;
 	struct config_subprocessor {
 		char name[64], purpose[CONFIG_STR], data[CONFIG_STR], location[64], since[16];

@@ -152,4 +152,14 @@ int store_usage_each(struct db_conn *c, const char *owner, int64_t from, int64_t
 /* Delete rows older than before; *n gets the count (retention). */
 int store_usage_expire(struct db_conn *c, int64_t before, int64_t *n);
 
+/* retention -------------------------------------------------------------- */
+
+/* Rows of category ("usage_logs", "mail_outbox", "webhook_events", "audit")
+ * older than before (Unix seconds). ERR_NOTFOUND for an unknown category. */
+int store_retention_count(struct db_conn *c, const char *category, int64_t before, int64_t *n);
+
+/* Delete them (and any key that sealed them); *n gets the rows deleted.
+ * Run inside the caller's transaction. */
+int store_retention_delete(struct db_conn *c, const char *category, int64_t before, int64_t *n);
+
 #endif
