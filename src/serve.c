@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "main_cmds.h"
+#include "service/accounts.h"
 #include "service/app.h"
 #include "service/mail.h"
 #include "store/db.h"
@@ -121,6 +122,11 @@ int cmd_serve(int argc, char **argv)
 		.busy_timeout_ms = (int)cfg.database.busy_timeout_ms,
 	};
 	if ((rc = db_open(&app.db, &dbo, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
+
+	if ((rc = acct_init(&app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
