@@ -916,3 +916,15 @@ out:
 	db_put(c);
 	return rc;
 }
+
+int acct_admin_audit(struct app *app, const char *actor, const char *subject, const char *event,
+		     int limit, void (*fn)(const struct store_audit_row *r, void *arg), void *arg,
+		     const char *ip)
+{
+	struct db_conn *c = db_get(app->db);
+	int rc = store_audit_list(c, subject, event, limit, fn, arg);
+	if (rc == ERR_OK)
+		rc = acct_audit(c, actor, subject, "admin.audit_viewed", NULL, ip);
+	db_put(c);
+	return rc;
+}

@@ -235,6 +235,12 @@ int acct_admin_search(struct app *app, const char *actor, const char *q, const c
 int acct_admin_set_role(struct app *app, const char *actor, const char *user_id,
 			const char *role, const char *ip, struct errinfo *e);
 
+/* Audit rows (newest first, filtered when subject / event are not NULL);
+ * the viewing is itself audited. */
+int acct_admin_audit(struct app *app, const char *actor, const char *subject, const char *event,
+		     int limit, void (*fn)(const struct store_audit_row *r, void *arg), void *arg,
+		     const char *ip);
+
 /* --- security alerts (ACC-9) ------------------------------------------------- */
 
 enum acct_alert {

@@ -235,6 +235,17 @@ int store_throttle_purge(struct db_conn *c, int64_t before, int64_t now);
 int store_device_add(struct db_conn *c, const char *user_id, const char *device, int64_t now,
 		     int *is_new);
 
+/* audit, read by staff (store/audit_list.c) ------------------------------ */
+
+struct store_audit_row {
+	int64_t id, at;
+	const char *actor, *subject, *event, *detail, *ip; /* valid during the callback; may be NULL */
+};
+
+/* Audit rows, newest first, filtered by subject and event when not NULL. */
+int store_audit_list(struct db_conn *c, const char *subject, const char *event, int limit,
+		     void (*fn)(const struct store_audit_row *r, void *arg), void *arg);
+
 /* audit ------------------------------------------------------------------ */
 
 /* Append a security event. actor and subject are user IDs (or NULL), event
