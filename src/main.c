@@ -27,6 +27,7 @@ static const struct command {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
 	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE   privacy tools"},
+	{"admin", cmd_admin, "admin create-user --email E --username U --role R (--password-file F | --password-stdin) [--data-dir DIR]   make a staff account"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };
