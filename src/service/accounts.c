@@ -561,8 +561,21 @@ int acct_verify_email(struct app *app, const char *token, struct errinfo *e)
 		goto out;
 	}
 	if ((rc = store_user_set_verified(c, uid, time_now())) ||
-	    (rc = acct_audit(c, uid, uid, "account.email_verified", NULL, NULL)) ||
-	    (rc = db_commit(c)))
+	    (rc = acct_audit(c, uid, uid, "account.email_verified", NULL, NULL)))
+		goto out;
+	/* the welcome grant ([credits] signup_grant), once per account, in the
+	 * same transaction as the verification that earns it */
+	if (app->cfg->credits.signup_grant > 0) {
+		char idem[STORE_ID + 16];
+		snprintf(idem, sizeof idem, "grant:signup:%s", uid);
+		rc = store_ledger_add(c, uid, "grant", app->cfg->credits.signup_grant, idem, 0, NULL,
+				      "welcome grant", NULL);
+		if (rc == ERR_EXISTS)
+			rc = ERR_OK;
+		if (rc)
+			goto out;
+	}
+	if ((rc = db_commit(c)))
 		goto out;
 out:
 	if (rc)
