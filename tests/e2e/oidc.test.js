@@ -5,6 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { startServer, api, isOpenAIError, BIN } from './lib/server.js';
 import { Client, person, birthDate, mails, waitMail, tokenIn, sleep, CHROME_WINDOWS } from './lib/accounts.js';
 import { startProvider, freePort, Browser } from './lib/oidc.js';
@@ -23,6 +24,25 @@ function createUser(dataDir, { email, username, password, role }) {
   });
 }
 
+// RFC 6238 TOTP, independent of the server's C code.
+function totp(secret, step) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, acc = 0;
+  const key = [];
+  for (const ch of secret) {
+    acc = (acc << 5) | alpha.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) { key.push((acc >> (bits - 8)) & 255); bits -= 8; }
+  }
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', Buffer.from(key)).update(msg).digest();
+  const off = mac[19] & 15;
+  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(bin % 1e6).padStart(6, '0');
+}
+const stepNow = () => Math.floor(Date.now() / 1000 / 30);
+
 describe('single sign-on with an OpenID provider', () => {
   let op, srv, base, callbackUrl, adminClient;
   const secrets = [CLIENT_SECRET]; // must never reach atelier's log
@@ -33,6 +53,7 @@ describe('single sign-on with an OpenID provider', () => {
     kid: { email: `kid.${tag}@example.org`, email_verified: true },       // no account, too young
     eve: { email: `eve.${tag}@example.org`, email_verified: false },      // provider has not verified
     mallory: { email: `mallory.${tag}@example.org`, email_verified: true }, // local account never confirmed
+    tfa: { email: `tfa.${tag}@example.org`, email_verified: true },       // account with two-factor on
   };
   const alice = person({ email: who.alice.email });
 
@@ -209,6 +230,31 @@ describe('single sign-on with an OpenID provider', () => {
     const offered = await audit('auth.sso_signup_offered');
     assert.ok(offered.length >= 1);
     assert.ok(offered.every((e) => !JSON.stringify(e).includes('@')), 'no email in the audit');
+  });
+
+  test('two-factor authentication is still asked after the provider (REQ: ACC-6, REQ: ACC-5)', async () => {
+    const u = person({ email: who.tfa.email });
+    assert.equal((await api(base, 'POST', '/api/auth/signup', { body: u })).status, 201);
+    const v = await api(base, 'POST', '/api/auth/verify', { body: { token: tokenIn(await waitMail(srv.dataDir, u.email, /Confirm your email/)) } });
+    assert.equal(v.status, 200);
+    const c = new Client(base);
+    assert.equal((await c.login(u.username, u.password)).status, 200);
+    const en = await c.req('POST', '/api/auth/2fa/enroll');
+    assert.equal(en.status, 200, en.text);
+    const step = stepNow();
+    assert.equal((await c.req('POST', '/api/auth/2fa/confirm', { code: totp(en.json.secret, step) })).status, 200);
+
+    const t = await toCallback('tfa');
+    const r = await t.browser.get(t.callback.href);
+    assert.equal(r.status, 302, r.text);
+    const m = new URL(r.location).hash.match(/^#\/2fa\?challenge=([A-Za-z0-9_-]{43})$/);
+    assert.ok(m, 'to the studio\'s second step');
+    secrets.push(m[1]);
+    assert.equal(sessionCookie(t.browser), undefined, 'no session before the second factor');
+    assert.equal((await me(t.browser)).status, 401);
+    const f = await api(base, 'POST', '/api/auth/2fa/verify', { body: { challenge: m[1], code: totp(en.json.secret, step + 1) } });
+    assert.equal(f.status, 200, f.text);
+    assert.equal(f.json.two_factor_required, false);
   });
 
   test('a sign-up token does not get round the age rules, and an under-13 refusal keeps nothing (REQ: ACC-6, REQ: AGE-1)', async () => {
