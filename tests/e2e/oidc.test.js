@@ -410,3 +410,58 @@ describe('single sign-on switched off', () => {
     assert.equal(s.status, 400, 'an SSO token means nothing here');
   });
 });
+
+describe('single sign-on: client_secret_post and discovery checks', () => {
+  let op, srv, base, callbackUrl;
+  const email = `post.${process.pid.toString(36)}@example.org`;
+
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    callbackUrl = `${base}/api/auth/oidc/google/callback`;
+    op = await startProvider({
+      clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: callbackUrl,
+      accounts: { post: { email, email_verified: true } }, authMethod: 'client_secret_post',
+    });
+    srv = await startServer({
+      args: ['--listen', `127.0.0.1:${port}`],
+      config: { oidc: { issuer: op.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_url: callbackUrl } },
+    });
+  });
+  after(async () => {
+    await srv.stop();
+    await op.stop();
+  });
+
+  test('a provider that takes only client_secret_post gets the secret in the form (REQ: ACC-6)', async () => {
+    const u = person({ email });
+    assert.equal((await api(base, 'POST', '/api/auth/signup', { body: u })).status, 201);
+    const v = await api(base, 'POST', '/api/auth/verify', { body: { token: tokenIn(await waitMail(srv.dataDir, email, /Confirm your email/)) } });
+    assert.equal(v.status, 200);
+    const b = new Browser();
+    const hops = await b.follow(`${base}/api/auth/oidc/google/start`);
+    const cb = hops.find((h) => h.url.startsWith(callbackUrl));
+    assert.ok(cb, hops.map((h) => `${h.status} ${h.url}`).join(' → '));
+    assert.equal(cb.status, 302, cb.text);
+    assert.equal(cb.location, `${base}/`);
+    assert.equal(op.tokenRequests.length, 1);
+    assert.equal(op.tokenRequests[0].authorization, null, 'no Basic header');
+    const m = await b.get(`${base}/api/me`);
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.json.username, u.username);
+  });
+
+  test('a discovery document naming another issuer is refused (REQ: ACC-6)', async () => {
+    // the same provider reached as "localhost": its document says 127.0.0.1
+    const other = await startServer({
+      config: { oidc: { issuer: op.issuer.replace('127.0.0.1', 'localhost'), client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_url: callbackUrl } },
+    });
+    try {
+      const r = await fetch(`${other.url}/api/auth/oidc/google/start`, { redirect: 'manual' });
+      assert.equal(r.status, 422);
+      assert.match((await r.json()).error.message, /another issuer/);
+    } finally {
+      await other.stop();
+    }
+  });
+});

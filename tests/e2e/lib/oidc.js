@@ -40,6 +40,9 @@ export async function startProvider({ clientId, clientSecret, redirectUri, accou
       token_endpoint_auth_method: authMethod,
     }],
     jwks: { keys: [jwk] },
+    // what discovery lists: only the client's own method, so a relying
+    // party that ignored the list would fail
+    clientAuthMethods: [authMethod],
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
     // Google puts the email in the ID token of the code flow; so does this
