@@ -80,6 +80,7 @@ struct config {
 		int64_t lockout_base;          /* seconds of the first delay; doubles each failure */
 		int64_t lockout_max;           /* longest delay, seconds */
 		int64_t failure_window;        /* seconds after which failures are forgotten */
+		int64_t key_cache_ttl;         /* seconds a checked API key is remembered (0: never) */
 	} auth;
 };
 

@@ -914,6 +914,7 @@ int acct_admin_set_role(struct app *app, const char *actor, const char *uid, con
 	    (rc = acct_sessions_end_all(c, uid, NULL)) ||
 	    (rc = acct_audit(c, actor, uid, "admin.role_changed", detail, ip)) || (rc = db_commit(c)))
 		goto out;
+	acct_key_cache_flush(); /* the user's keys carry the new role at once */
 out:
 	if (rc)
 		db_rollback(c);

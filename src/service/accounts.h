@@ -186,6 +186,10 @@ const char *acct_cookie_name(const struct app *app, bool tls);
 int acct_authenticate(struct app *app, const char *cookie, const char *authorization,
 		      struct acct_principal *p);
 
+/* Forget every cached API-key check at once (see sessions.c): after a key
+ * is revoked, a role changes, or an account is erased. */
+void acct_key_cache_flush(void);
+
 /* --- profile ------------------------------------------------------------- */
 
 enum acct_field {
