@@ -128,8 +128,9 @@ static int fetch(const char *url, const char *form, const char *user, const char
 	if (cc != CURLE_OK) {
 		/* curl's constant name only: never the URL, which may carry secrets */
 		log_warn("oidc.fetch", "\"curl\":%d,\"what\":\"%s\"", (int)cc, form ? "token" : "get");
-		return err_set(e, cc == CURLE_WRITE_ERROR ? ERR_TOOBIG : ERR_BUSY, NULL,
-			       "the sign-in provider cannot be reached; try again in a moment");
+		if (cc == CURLE_WRITE_ERROR)
+			return err_set(e, ERR_UNSUPPORTED, NULL, "the sign-in provider sent an answer over 1 MiB");
+		return err_set(e, ERR_BUSY, NULL, "the sign-in provider cannot be reached; try again in a moment");
 	}
 	return ERR_OK;
 }
@@ -473,7 +474,7 @@ static int verified_email(const struct disco *d, const struct config *cfg, const
 	*reason = "id_token";
 	if (rc == ERR_OK)
 		rc = jwt_check_id_claims(claims, d->issuer, cfg->oidc.client_id, nonce, time_now(), LEEWAY, e);
-	else if (rc != ERR_BUSY && rc != ERR_TOOBIG && rc != ERR_NOMEM)
+	else if (rc != ERR_BUSY && rc != ERR_UNSUPPORTED && rc != ERR_NOMEM)
 		rc = ERR_AUTH; /* a token that does not verify: 401, whatever the cause */
 	if (rc)
 		goto out;
