@@ -460,22 +460,27 @@ static int verified_email(const struct disco *d, const struct config *cfg, const
 			  struct errinfo *e)
 {
 	json_t *jwks = NULL, *claims = NULL;
+	*reason = "provider";
 	int rc = jwks_get(d, false, &jwks, e);
-	if (rc == ERR_OK) {
-		rc = jwt_verify_rs256(id_token, jwks, &claims, e);
-		if (rc == ERR_NOTFOUND) { /* a key we do not know yet: rotated */
-			json_decref(jwks);
-			jwks = NULL;
-			err_clear(e);
-			if (!(rc = jwks_get(d, true, &jwks, e)))
-				rc = jwt_verify_rs256(id_token, jwks, &claims, e);
-		}
-	}
+	if (rc)
+		goto out;
 	*reason = "id_token";
+	rc = jwt_verify_rs256(id_token, jwks, &claims, e);
+	if (rc == ERR_NOTFOUND) { /* a key we do not know yet: rotated */
+		json_decref(jwks);
+		jwks = NULL;
+		err_clear(e);
+		*reason = "provider";
+		if ((rc = jwks_get(d, true, &jwks, e)))
+			goto out;
+		*reason = "id_token";
+		rc = jwt_verify_rs256(id_token, jwks, &claims, e);
+	}
+	/* a token that does not verify is a 401, whatever the cause */
+	if (rc && rc != ERR_NOMEM)
+		rc = ERR_AUTH;
 	if (rc == ERR_OK)
 		rc = jwt_check_id_claims(claims, d->issuer, cfg->oidc.client_id, nonce, time_now(), LEEWAY, e);
-	else if (rc != ERR_BUSY && rc != ERR_UNSUPPORTED && rc != ERR_NOMEM)
-		rc = ERR_AUTH; /* a token that does not verify: 401, whatever the cause */
 	if (rc)
 		goto out;
 	const char *em = json_string_value(json_object_get(claims, "email"));

@@ -451,6 +451,22 @@ describe('single sign-on: client_secret_post and discovery checks', () => {
     assert.equal(m.json.username, u.username);
   });
 
+  test('a provider that rotates its signing key: the JWKS is fetched again for the new kid (REQ: ACC-6)', async () => {
+    const opts = {
+      clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: callbackUrl,
+      accounts: { post: { email, email_verified: true } }, authMethod: 'client_secret_post',
+    };
+    const port = Number(new URL(op.issuer).port);
+    await op.stop();
+    op = await startProvider({ ...opts, port, kid: 'rotated-key-2' });
+    const b = new Browser();
+    const hops = await b.follow(`${base}/api/auth/oidc/google/start`);
+    const cb = hops.find((h) => h.url.startsWith(callbackUrl));
+    assert.equal(cb.status, 302, cb.text);
+    assert.equal(cb.location, `${base}/`);
+    assert.equal((await b.get(`${base}/api/me`)).status, 200);
+  });
+
   test('a discovery document naming another issuer is refused (REQ: ACC-6)', async () => {
     // the same provider reached as "localhost": its document says 127.0.0.1
     const other = await startServer({

@@ -25,11 +25,12 @@ export function freePort() {
 
 // Start a provider. accounts: {sub: {email, email_verified}}. Returns
 // {issuer, provider, server, stop(), account, refuse, tamper}.
-export async function startProvider({ clientId, clientSecret, redirectUri, accounts, authMethod = 'client_secret_basic' }) {
-  const port = await freePort();
+// port: reuse one (a provider restarted with a new signing key).
+export async function startProvider({ clientId, clientSecret, redirectUri, accounts, authMethod = 'client_secret_basic', port, kid = 'test-key-1' }) {
+  port = port || await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key-1', use: 'sig', alg: 'RS256' };
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
   const provider = new Provider(issuer, {
     clients: [{
       client_id: clientId,
