@@ -286,6 +286,55 @@ out:
 	return rc;
 }
 
+int acct_login_external(struct app *app, const char *email, const char *how,
+			const char *user_agent, const char *ip, const char *old_session_id,
+			struct acct_login *out, struct errinfo *e)
+{
+	memset(out, 0, sizeof *out);
+	char norm[256], bidx[CRYPTO_HASH_HEX];
+	struct store_user u;
+	int rc = acct_email_normalize(email, norm, sizeof norm, e);
+	if (rc)
+		return rc;
+	crypto_blind_index(app->keys, bidx, norm, strlen(norm));
+	crypto_wipe(norm, sizeof norm);
+	struct db_conn *c = db_get(app->db);
+	if ((rc = db_begin(c)))
+		goto out;
+	if ((rc = store_user_by_email(c, bidx, &u)))
+		goto out;
+	if (!u.email_verified_at) {
+		rc = err_set(e, ERR_FORBIDDEN, NULL,
+			     "an account with this email exists but its email was never confirmed; "
+			     "confirm it from the mail we sent, or reset its password");
+		goto out;
+	}
+	if (u.totp_enabled) {
+		/* the provider stands for the password, never for the second factor */
+		char th[CRYPTO_HASH_HEX], detail[64];
+		int64_t now = time_now();
+		crypto_token(out->challenge, sizeof out->challenge, NULL);
+		acct_token_hash(out->challenge, th);
+		snprintf(detail, sizeof detail, "{\"via\":\"%s\",\"next\":\"2fa\"}", how);
+		if ((rc = store_token_insert(c, th, "2fa", u.id, now, now + CHALLENGE_TTL)) ||
+		    (rc = acct_audit(c, u.id, u.id, "auth.login_external_ok", detail, ip)))
+			goto out;
+		out->two_factor_required = 1;
+		snprintf(out->user_id, sizeof out->user_id, "%s", u.id);
+	} else if ((rc = login_finish(app, c, u.id, user_agent, ip, old_session_id, out, how))) {
+		goto out;
+	}
+	if ((rc = db_commit(c)) == ERR_OK)
+		mail_kick(app->mail);
+out:
+	if (rc) {
+		db_rollback(c);
+		memset(out, 0, sizeof *out);
+	}
+	db_put(c);
+	return rc;
+}
+
 int acct_challenge_peek(struct app *app, struct db_conn *c, const char *challenge,
 			char user_id[STORE_ID])
 {
