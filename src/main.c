@@ -26,6 +26,9 @@ static const struct command {
 } commands[] = {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
+	{"run", cmd_run, "run MODEL.gguf -p TEXT [-n N] [--seed N] [--temp T] [--threads N] [--chat]   generate text"},
+	{"model", cmd_model, "model info MODEL.gguf       print a model's metadata and tensors"},
+	{"bench", cmd_bench, "bench MODEL.gguf [--threads N]   prompt and generation speed"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };
