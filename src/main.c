@@ -29,6 +29,7 @@ static const struct command {
 	{"run", cmd_run, "run MODEL.gguf -p TEXT [-n N] [--seed N] [--temp T] [--threads N] [--chat]   generate text"},
 	{"model", cmd_model, "model info MODEL.gguf       print a model's metadata and tensors"},
 	{"bench", cmd_bench, "bench MODEL.gguf [--threads N]   prompt and generation speed"},
+	{"admin", cmd_admin, "admin create-user --email E --username U --role R (--password-file F | --password-stdin) [--data-dir DIR]   make a staff account"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };

@@ -8,5 +8,6 @@ int cmd_routes(int argc, char **argv);
 int cmd_run(int argc, char **argv);   /* engine/llm/cli.c */
 int cmd_model(int argc, char **argv); /* engine/llm/cli.c */
 int cmd_bench(int argc, char **argv); /* engine/llm/cli.c */
+int cmd_admin(int argc, char **argv);
 
 #endif
