@@ -22,6 +22,7 @@
 #include "service/app.h"
 #include "service/credits.h"
 #include "service/mail.h"
+#include "service/textmodels.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
@@ -145,6 +146,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
+	/* text models load now; one that fails is listed as unavailable */
+	if ((rc = textmodels_start(&app.text, &cfg, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
 
 	const struct route *tables[32];
 	size_t nt = api_tables(tables, 32, cfg.server.debug_routes);
@@ -197,6 +203,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("server.stopped", NULL);
 out:
 	http_server_stop(server, 0);
+	textmodels_stop(app.text);
 	mail_stop(app.mail);
 	router_free(router);
 	db_close(app.db);
