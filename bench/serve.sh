@@ -9,6 +9,7 @@
 #
 #   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 ROUNDS=2
 set -eu
+[ -n "${DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 make -s all >/dev/null
@@ -23,8 +24,7 @@ if [ -z "$MODEL" ]; then
 		MODEL=$tmp/llama_q8_0.gguf
 	fi
 fi
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$tmp"; }
+cleanup() { for p in $(cat "$tmp/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 # start NAME CONFIG: serve with a fresh data dir; a user and an API key
@@ -33,7 +33,7 @@ start() {
 	printf 'violet-kettle-bench-staircase\n' | ./build/atelier admin create-user --email "$1@example.org" \
 		--username "$1" --role user --password-stdin --data-dir "$tmp/$1" >/dev/null 2>&1
 	./build/atelier serve --listen 127.0.0.1:$port --data-dir "$tmp/$1" --config "$2" >/dev/null 2>&1 &
-	pids="$pids $!"
+	echo $! >>"$tmp/pids"
 	wait_http "http://127.0.0.1:$port/healthz"
 	csrf=$(curl -s -c "$tmp/$1.cj" -H 'Content-Type: application/json' \
 		-d "{\"login\":\"$1\",\"password\":\"violet-kettle-bench-staircase\"}" \
@@ -51,7 +51,7 @@ path = $MODEL
 threads = $THREADS
 max_queue = 256
 INI
-set -- $(start up "$tmp/up.ini")
+set -- $(start benchup "$tmp/up.ini")
 UP=$1; UPKEY=$2
 cat >"$tmp/gw.ini" <<INI
 [model.r]
@@ -60,7 +60,7 @@ base_url = $UP/v1
 api_key = $UPKEY
 upstream_model = m
 INI
-set -- $(start gw "$tmp/gw.ini")
+set -- $(start benchgw "$tmp/gw.ini")
 GW=$1; GWKEY=$2
 
 echo "model: $MODEL  threads: $THREADS  max_tokens: $MAXTOK"
