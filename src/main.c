@@ -25,6 +25,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
+	{"config", cmd_config, "config [--config FILE]      print the effective configuration"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
 	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE   privacy tools"},
 	{"admin", cmd_admin, "admin create-user ... | grant --user ID --credits N --reason R   staff accounts, manual credit"},

@@ -5,6 +5,7 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 
 struct config;
