@@ -229,16 +229,21 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
   });
 
   test('a client that disconnects stops its generation and frees the slot; usage row says 499 (REQ: USE-1)', async () => {
+    // eight long neighbours make every step wide, so the aborted request is
+    // still generating when its client leaves (the tiny model is fast alone)
+    const neighbours = Array.from({ length: 8 }, (_, i) => ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: `n${i}` }], max_tokens: 220, temperature: 0 }));
     const ctl = new AbortController();
-    const s = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'long' }], max_tokens: 200, stream: true }, { signal: ctl.signal });
+    const s = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'long' }], max_tokens: 220, temperature: 0, stream: true }, { signal: ctl.signal });
     let got = 0;
     try { for await (const c of s) { if (++got === 3) ctl.abort(); } } catch { /* aborted */ }
-    await sleep(500);
+    await Promise.all(neighbours);
+    await sleep(300);
     // all slots free again: 16 parallel requests complete
     const all = await Promise.all(Array.from({ length: 16 }, (_, i) => ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 2 })));
     assert.equal(all.length, 16);
     const usage = await api(srv.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${key}` } });
-    if (usage.status === 200) assert.match(usage.text, /499/);
+    assert.equal(usage.status, 200, usage.text);
+    assert.match(usage.text, /,499,/);
   });
 
   test('no prompt or output in the logs', async () => {
