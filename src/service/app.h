@@ -13,6 +13,7 @@
 
 struct router;
 struct mail_sender;
+struct privacy_worker;
 
 struct app {
 	const struct config *cfg;
@@ -20,6 +21,7 @@ struct app {
 	struct crypto_keys *keys;
 	const char *data_dir;
 	struct mail_sender *mail;    /* outbox sender (service/mail.h); kick after commit */
+	struct privacy_worker *privacy; /* export worker (service/privacy.h); kick after queueing */
 	int64_t started_at;
 	const struct router *router; /* for /metrics and /openapi.json */
 };
