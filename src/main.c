@@ -26,8 +26,10 @@ static const struct command {
 } commands[] = {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
-	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE   privacy tools"},
+	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE | publish --version V --effective DATE | bench   privacy tools"},
 	{"admin", cmd_admin, "admin create-user --email E --username U --role R (--password-file F | --password-stdin) [--data-dir DIR]   make a staff account"},
+	{"backup", cmd_backup, "backup OUT [--escrow FILE] [--data-dir DIR]   encrypted online backup (erased people stay unreadable)"},
+	{"restore", cmd_restore, "restore IN [--force] [--escrow FILE] [--data-dir DIR]   restore into a stopped data directory"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };

@@ -15,5 +15,8 @@ int cli_load_config(int argc, char **argv, struct config *cfg, const char *cmd);
 int app_open(struct app *app, struct config *cfg);
 void app_close(struct app *app);
 int cmd_admin(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int privacy_bench_cmd(int argc, char **argv);
 
 #endif
