@@ -10,6 +10,7 @@
 
 #include "base/timeutil.h"
 #include "service/privacy.h"
+#include "service/usage.h"
 
 static void fail(struct http_response *res, int rc, struct errinfo *e)
 {
@@ -339,6 +340,31 @@ static void debug_expire(struct http_request *req, struct http_response *res, vo
 	http_json(res, 200, json_pack("{s:b}", "expired", 1));
 }
 
+/* A generation-class route that does nothing, so the restriction check of
+ * the router can be tested before the generation routes land. */
+static void debug_generate(struct http_request *req, struct http_response *res, void *ctx)
+{
+	http_json(res, 200, json_pack("{s:s}", "generated", "nothing"));
+}
+
+/* Record a usage row tagged with the caller's end user, as the text API does. */
+static void debug_usage(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	const char *user = NULL;
+	struct errinfo e = {0};
+	if (api_str(req->json, "user", true, &user, &e))
+		return fail(res, ERR_INVALID, &e);
+	char eu[CRYPTO_HASH_HEX];
+	privacy_end_user_hash(app->keys, req->who.user_id, user, eu);
+	struct store_usage u = {.owner = req->who.user_id, .endpoint = "/v1/chat/completions", .model = "debug",
+				.key_id = req->who.key_id, .end_user = eu, .prompt_tokens = 3, .status = 200};
+	int rc = usage_record(app->db, &u);
+	if (rc)
+		return fail(res, rc, NULL);
+	http_json(res, 201, json_pack("{s:s}", "end_user_hash", eu));
+}
+
 const struct route api_privacy_routes[] = {
 	{"POST", "/api/privacy/export", export_create, GUARD_USER, SCOPE_PRIVACY, RL_WRITE, 0,
 	 "ask for a copy of all your data (a ZIP, built in the background; mailed when ready)"},
@@ -379,5 +405,9 @@ const struct route api_privacy_routes[] = {
 const struct route api_privacy_debug_routes[] = {
 	{"POST", "/api/debug/privacy/exports/{id}/expire", debug_expire, GUARD_PUBLIC, 0, RL_NONE, ROUTE_HIDDEN,
 	 "make an export expire now"},
+	{"POST", "/api/debug/privacy/generate", debug_generate, GUARD_USER, 0, RL_GENERATE, ROUTE_HIDDEN,
+	 "a generation-class route that generates nothing"},
+	{"POST", "/api/debug/privacy/usage", debug_usage, GUARD_USER, 0, RL_WRITE, ROUTE_JSON | ROUTE_HIDDEN,
+	 "record a usage row for an end user"},
 	{0},
 };
