@@ -810,6 +810,8 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, bool add
 		return ERR_TOOBIG;
 	if (len && !text)
 		return ERR_INVALID;
+	if (!len)
+		text = ""; /* no arithmetic on a NULL pointer below */
 	if (!utf8_valid(text, len))
 		return ERR_INVALID;
 	size_t scratch = 3 * len + 4;
