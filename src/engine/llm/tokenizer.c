@@ -554,10 +554,10 @@ struct enc {
 	const struct tokenizer *t;
 	int32_t *ids;
 	size_t cap, n;
-	struct sym *sym;   /* scratch, [scratch] */
-	struct cand *heap; /* scratch, [3 * scratch] */
+	struct sym *sym;   /* scratch, [len + 2] */
+	struct cand *heap; /* scratch, [3 * (len + 2)] */
 	size_t nheap;
-	char *norm;        /* SPM normalised text / BPE mapped pre-token, [4 * len + 4] */
+	char *norm;        /* SPM normalised text / BPE mapped pre-token, [3 * len + 4] */
 	pcre2_match_data *md;
 };
 
@@ -814,10 +814,12 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, bool add
 		text = ""; /* no arithmetic on a NULL pointer below */
 	if (!utf8_valid(text, len))
 		return ERR_INVALID;
-	size_t scratch = 3 * len + 4;
+	/* symbols: bytes (BPE) or characters plus the "▁" prefix (SPM), each
+	 * space becoming one "▁" character; candidates: at most three per symbol */
+	size_t scratch = len + 2;
 	c.sym = malloc(scratch * sizeof(*c.sym));
 	c.heap = malloc(3 * scratch * sizeof(*c.heap));
-	c.norm = malloc(4 * len + 4);
+	c.norm = malloc(3 * len + 4);
 	if (t->nre)
 		c.md = pcre2_match_data_create(1, NULL);
 	if (!c.sym || !c.heap || !c.norm || (t->nre && !c.md)) {

@@ -28,11 +28,12 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-/* Longest text tok_encode accepts, in bytes (ERR_TOOBIG past it): 4 MiB, more
- * than the context of any model we run. Encoding is O(n log n) in the text
- * and needs about 100 bytes of scratch per input byte, so the cap bounds time
- * (about a second per MiB on one core) and memory. */
-#define TOK_MAX_TEXT ((size_t)1 << 22)
+/* Longest text tok_encode accepts, in bytes (ERR_TOOBIG past it): 1 MiB,
+ * more than the context of the models we run holds. Encoding is O(n log n) in
+ * the text and takes about 100 bytes of scratch per input byte (freed before
+ * it returns), so the cap bounds both time (about a second per MiB on one
+ * core) and memory (about 100 MiB). */
+#define TOK_MAX_TEXT ((size_t)1 << 20)
 
 /* Most tokens a vocabulary may have, and the longest token string. */
 #define TOK_MAX_VOCAB ((size_t)1 << 21)
