@@ -26,7 +26,12 @@ if ! (cd tests/ref/tok && npm ci --silent --no-audit --no-fund >/dev/null 2>&1);
 	notok "npm ci in tests/ref/tok"
 	exit 1
 fi
-if ! cc -std=c17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -o "$W/tokdrv" tests/ref/tok/tokdrv.c \
+# an ASan build's library (check.sh with ASAN=1) needs the same flags to link
+san=""
+if nm "$B/libatelier.a" 2>/dev/null | grep -q __asan_init; then
+	san="-fsanitize=address,undefined -fno-omit-frame-pointer"
+fi
+if ! cc -std=c17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -Isrc -o "$W/tokdrv" tests/ref/tok/tokdrv.c \
 	"$B/libatelier.a" $(pkg-config --libs libpcre2-8) -lm -lpthread 2>"$W/cc.log"; then
 	notok "build tokdrv" "$(head -5 "$W/cc.log")"
 	exit 1
