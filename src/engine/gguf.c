@@ -114,7 +114,7 @@ static int rd_str(struct cur *c, const char **s, size_t *n, const char *what)
 	if (rc)
 		return rc;
 	if (len > c->size - c->pos)
-		return err_set(c->e, ERR_CORRUPT, NULL, "GGUF corrupt: %s length %llu at offset %zu passes end of file",
+		return err_set(c->e, ERR_CORRUPT, NULL, "GGUF truncated or corrupt: %s length %llu at offset %zu passes end of file",
 			       what, (unsigned long long)len, c->pos - 8);
 	*s = (const char *)c->p + c->pos;
 	*n = (size_t)len;
