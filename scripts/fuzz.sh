@@ -16,10 +16,12 @@ status=0
 for t in $targets; do
 	name=$(basename "$t" .c)
 	corpus=tests/fuzz/corpus/${name%_fuzz}
-	# The reader and what it needs from base/; nothing else is linked.
-	if ! clang -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -o $B/$name "$t" \
-		src/engine/gguf.c src/engine/tensor.c src/base/err.c -lm; then
+	# Each target names what it links on a line "fuzz-link: FILES AND FLAGS";
+	# nothing else is linked (the GGUF reader's set when a target names none).
+	link=$(sed -n 's/.*fuzz-link: *//p' "$t" | head -1)
+	[ -n "$link" ] || link="src/engine/gguf.c src/engine/tensor.c src/base/err.c -lm"
+	if ! clang -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -Ibuild/gen -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $B/$name "$t" $link; then
 		echo "$name: build failed"; status=1; continue
 	fi
 	work=$B/corpus-$name

@@ -8,12 +8,8 @@
  * without special tokens are compared), then decode the input's bytes taken
  * as ids and check the stream's output is valid UTF-8.
  *
- * Kept out of the top of tests/fuzz/ (where every _fuzz.c is built) until
- * scripts/fuzz.sh can link other sources per target; build and run by hand:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *     tests/fuzz/tok/tokenizer_fuzz.c src/engine/llm/tokenizer.c src/base/buf.c src/base/err.c \
- *     -lpcre2-8 -lpthread -o build-fuzz/tokenizer_fuzz
- *   build-fuzz/tokenizer_fuzz -max_total_time=60 -max_len=512
+ * scripts/fuzz.sh builds it with what the next line names:
+ * fuzz-link: src/engine/llm/tokenizer.c src/base/buf.c src/base/err.c -lpcre2-8 -lpthread
  */
 #include <stdio.h>
 #include <stdlib.h>
