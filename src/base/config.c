@@ -37,7 +37,7 @@ static const struct key keys[] = {
 	{"server", "threads", K_INT, N(server, threads), "4", 1, 256, NULL, false},
 	{"server", "body_limit", K_SIZE, N(server, body_limit), "1MiB", 1024, (int64_t)1 << 30, NULL, false},
 	{"server", "upload_limit", K_SIZE, N(server, upload_limit), "25MiB", 1024, (int64_t)4 << 30, NULL, false},
-	{"server", "header_limit", K_SIZE, N(server, header_limit), "64KiB", 4096, 1 << 20, NULL, false},
+	{"server", "header_limit", K_SIZE, N(server, header_limit), "16KiB", 4096, 1 << 20, NULL, false},
 	{"server", "request_timeout", K_DURATION, N(server, request_timeout), "30s", 1, 3600, NULL, false},
 	{"server", "idle_timeout", K_DURATION, N(server, idle_timeout), "15s", 1, 3600, NULL, false},
 	{"server", "shutdown_grace", K_DURATION, N(server, shutdown_grace), "10s", 0, 600, NULL, false},
