@@ -27,6 +27,10 @@ static const struct command {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
 	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE   privacy tools"},
+	{"run", cmd_run, "run MODEL.gguf -p TEXT [-n N] [--seed N] [--temp T] [--threads N] [--chat]   generate text"},
+	{"model", cmd_model, "model info MODEL.gguf       print a model's metadata and tensors"},
+	{"bench", cmd_bench, "bench MODEL.gguf [--threads N]   prompt and generation speed"},
+	{"admin", cmd_admin, "admin create-user --email E --username U --role R (--password-file F | --password-stdin) [--data-dir DIR]   make a staff account"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };

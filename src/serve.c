@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "main_cmds.h"
+#include "service/accounts.h"
 #include "service/app.h"
 #include "service/credits.h"
 #include "service/mail.h"
@@ -162,6 +163,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: cannot recover credit holds: %s\n", err_str(rc));
 		goto out;
 	}
+	if ((rc = acct_init(&app, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
+
 	if ((rc = mail_start(&app.mail, &app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;

@@ -6,7 +6,10 @@
  */
 #include "api/api.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "service/accounts.h"
 
 int api_status_for(int code)
 {
@@ -56,9 +59,8 @@ void api_error(struct http_response *res, int code, const struct errinfo *e)
 size_t api_tables(const struct route **out, size_t max, int with_debug)
 {
 	const struct route *all[] = {
-		api_system_routes,
-		api_billing_routes,
-		api_legal_routes,
+		api_system_routes, api_billing_routes, api_legal_routes, api_auth_routes, api_account_routes, api_keys_routes,
+		api_admin_routes,
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
@@ -70,11 +72,29 @@ size_t api_tables(const struct route **out, size_t max, int with_debug)
 
 int api_authenticate(struct http_request *req, struct identity *who, void *ctx)
 {
-	/* No accounts yet: every caller is anonymous. A credential that is
-	 * presented cannot be valid, so it is refused rather than ignored. */
+	/* the session cookie or `Authorization: Bearer sk-…` (which wins);
+	 * a credential that is presented and not valid is refused, never
+	 * taken for anonymous (the router makes it anonymous on public routes) */
+	struct app *app = ctx;
 	memset(who, 0, sizeof *who);
 	const char *authz = http_header_get(req, "Authorization");
-	if (authz)
-		return ERR_AUTH;
+	const char *cookie = http_cookie(req, acct_cookie_name(app, req->tls));
+	if (!authz && !cookie)
+		return ERR_OK;
+	struct acct_principal p;
+	int rc = acct_authenticate(app, cookie, authz, &p);
+	if (rc)
+		return rc;
+	static const enum role roles[ACCT_ROLE__MAX] = {
+		[ACCT_ROLE_NONE] = ROLE_NONE, [ACCT_ROLE_USER] = ROLE_USER,
+		[ACCT_ROLE_SUPPORT] = ROLE_SUPPORT, [ACCT_ROLE_ADMIN] = ROLE_ADMIN,
+	};
+	who->via = p.via == 1 ? AUTH_SESSION : p.via == 2 ? AUTH_KEY : AUTH_NONE;
+	who->role = p.role < ACCT_ROLE__MAX ? roles[p.role] : ROLE_NONE;
+	who->scopes = p.scopes;
+	snprintf(who->user_id, sizeof who->user_id, "%s", p.user_id);
+	snprintf(who->session_id, sizeof who->session_id, "%s", p.session_id);
+	snprintf(who->key_id, sizeof who->key_id, "%s", p.key_id);
+	snprintf(who->csrf, sizeof who->csrf, "%s", p.csrf);
 	return ERR_OK;
 }

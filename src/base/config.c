@@ -89,6 +89,21 @@ static const struct key keys[] = {
 	{"coinbase", "api_url", K_STR, S(coinbase, api_url), "https://api.commerce.coinbase.com", 0, 0, NULL, false},
 	{"coinbase", "api_key", K_STR, S(coinbase, api_key), "", 0, 0, NULL, true},
 	{"coinbase", "webhook_secret", K_STR, S(coinbase, webhook_secret), "", 0, 0, NULL, true},
+	{"auth", "session_idle", K_DURATION, N(auth, session_idle), "12h", 1, 30 * 86400, NULL, false},
+	{"auth", "session_absolute", K_DURATION, N(auth, session_absolute), "14d", 1, 365 * 86400, NULL, false},
+	{"auth", "cookie_secure", K_BOOL, N(auth, cookie_secure), "false", 0, 0, NULL, false},
+	/* OWASP's Argon2id minimum: m = 19 MiB, t = 2, p = 1 (libsodium is p = 1) */
+	{"auth", "argon2_memlimit", K_SIZE, N(auth, argon2_memlimit), "19MiB", 8192, (int64_t)1 << 30, NULL, false},
+	{"auth", "argon2_opslimit", K_INT, N(auth, argon2_opslimit), "2", 1, 16, NULL, false},
+	{"auth", "hash_concurrency", K_INT, N(auth, hash_concurrency), "2", 1, 64, NULL, false},
+	{"auth", "password_blocklist", K_STR, S(auth, password_blocklist), "/usr/share/dict/cracklib-small", 0, 0, NULL, false},
+	{"auth", "verify_ttl", K_DURATION, N(auth, verify_ttl), "48h", 60, 30 * 86400, NULL, false},
+	{"auth", "reset_ttl", K_DURATION, N(auth, reset_ttl), "1h", 1, 86400, NULL, false},
+	{"auth", "login_free_failures", K_INT, N(auth, login_free_failures), "5", 1, 1000, NULL, false},
+	{"auth", "ip_free_failures", K_INT, N(auth, ip_free_failures), "50", 1, 100000, NULL, false},
+	{"auth", "lockout_base", K_DURATION, N(auth, lockout_base), "1s", 1, 3600, NULL, false},
+	{"auth", "lockout_max", K_DURATION, N(auth, lockout_max), "15m", 1, 86400, NULL, false},
+	{"auth", "failure_window", K_DURATION, N(auth, failure_window), "1h", 60, 30 * 86400, NULL, false},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -123,6 +123,22 @@ struct config {
 	int nsubprocessors;
 	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
 	int nmodels;
+	struct {
+		int64_t session_idle;          /* seconds without a request before a session ends */
+		int64_t session_absolute;      /* seconds a session lives at most */
+		bool cookie_secure;            /* Secure + __Host- cookie without native TLS (behind a TLS proxy) */
+		int64_t argon2_memlimit;       /* bytes of memory per Argon2id hash */
+		int64_t argon2_opslimit;       /* Argon2id passes (t) */
+		int64_t hash_concurrency;      /* Argon2id hashes running at once, at most */
+		char password_blocklist[CONFIG_STR]; /* file of common passwords, one a line */
+		int64_t verify_ttl;            /* seconds an email-verification link works */
+		int64_t reset_ttl;             /* seconds a password-reset link works */
+		int64_t login_free_failures;   /* failed sign-ins per account before delays start */
+		int64_t ip_free_failures;      /* failed sign-ins per client address before delays start */
+		int64_t lockout_base;          /* seconds of the first delay; doubles each failure */
+		int64_t lockout_max;           /* longest delay, seconds */
+		int64_t failure_window;        /* seconds after which failures are forgotten */
+	} auth;
 };
 
 /* Defaults into c. */

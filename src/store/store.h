@@ -63,6 +63,189 @@ int store_owner_key_put(struct db_conn *c, const char *owner, const unsigned cha
 /* Delete owner's key (crypto-erasure). Sets *deleted to the rows removed. */
 int store_owner_key_delete(struct db_conn *c, const char *owner, int64_t *deleted);
 
+/* users (0002_accounts) -------------------------------------------------- */
+
+#define STORE_ID 40
+
+/* A user's row, without the sealed fields (see store_user_sealed). */
+struct store_user {
+	char id[STORE_ID];
+	char username[40];
+	char role[12];          /* user | support | admin */
+	char age_group[8];      /* adult | minor */
+	char adult_from[8];     /* "YYYY-MM" for minors, else "" */
+	char password_hash[192];/* libsodium crypto_pwhash_str form */
+	int64_t email_verified_at; /* 0: not verified */
+	int64_t created_at;
+	int totp_enabled;
+};
+
+/* The sealed columns of users; the service seals and opens them. */
+enum store_user_field {
+	USER_EMAIL,
+	USER_PARENT_EMAIL,
+	USER_NAME,
+	USER_PHONE,
+	USER_COMPANY,
+	USER_BILLING_ADDRESS,
+	USER_TOTP_SECRET,
+	USER_FIELD__MAX
+};
+
+/* What a new user row holds; sealed blobs are owned by the caller. */
+struct store_user_new {
+	const char *id, *username, *email_bidx, *password_hash, *role, *age_group;
+	const char *adult_from;          /* NULL for adults */
+	const void *email_sealed;
+	size_t email_sealed_len;
+	const void *parent_email_sealed; /* NULL for adults */
+	size_t parent_email_sealed_len;
+	int64_t parent_consent_at;       /* 0 for adults */
+	int64_t email_verified_at;       /* 0: not yet */
+	int64_t now;
+};
+
+/* Insert a user: ERR_EXISTS when the username or email is taken. */
+int store_user_insert(struct db_conn *c, const struct store_user_new *u);
+
+/* Find a user: ERR_NOTFOUND if none. */
+int store_user_by_id(struct db_conn *c, const char *id, struct store_user *out);
+int store_user_by_email(struct db_conn *c, const char *email_bidx, struct store_user *out);
+int store_user_by_username(struct db_conn *c, const char *username, struct store_user *out);
+
+/* Append a sealed field to out; *present is 0 (and nothing appended) when
+ * the column is NULL. ERR_NOTFOUND if there is no such user. */
+int store_user_sealed(struct db_conn *c, const char *id, enum store_user_field f, struct buf *out,
+		      int *present);
+
+/* Set a sealed field (p NULL: clear it). */
+int store_user_set_sealed(struct db_conn *c, const char *id, enum store_user_field f,
+			  const void *p, size_t n);
+
+/* Updates of one column each; ERR_NOTFOUND if there is no such user,
+ * ERR_EXISTS for a username taken by someone else. */
+int store_user_set_username(struct db_conn *c, const char *id, const char *username);
+int store_user_set_password(struct db_conn *c, const char *id, const char *hash, int64_t now);
+int store_user_set_role(struct db_conn *c, const char *id, const char *role);
+int store_user_set_verified(struct db_conn *c, const char *id, int64_t now);
+
+/* Users whose username contains q (all when q is ""), by username, at most
+ * limit; fn is called once per row. */
+int store_user_search(struct db_conn *c, const char *q, int limit,
+		      void (*fn)(const struct store_user *u, void *arg), void *arg);
+
+/* sessions -------------------------------------------------------------- */
+
+struct store_session {
+	char id[STORE_ID];
+	char user_id[STORE_ID];
+	char csrf[64];
+	char browser[32];
+	char os[32];
+	char network[64];
+	int64_t created_at, last_seen, expires_at;
+	char role[12];          /* the user's role, filled by store_session_by_hash */
+};
+
+/* Insert s, found later by token_hash (hex SHA-256 of the cookie). */
+int store_session_insert(struct db_conn *c, const struct store_session *s, const char *token_hash);
+
+/* The session whose cookie hashes to token_hash, with its user's role. */
+int store_session_by_hash(struct db_conn *c, const char *token_hash, struct store_session *out);
+
+/* Record activity. */
+int store_session_touch(struct db_conn *c, const char *id, int64_t now);
+
+/* Delete one session (of user_id, if not NULL); *deleted: rows removed. */
+int store_session_delete(struct db_conn *c, const char *id, const char *user_id, int64_t *deleted);
+
+/* Delete every session of user_id except except_id (may be NULL). */
+int store_session_delete_user(struct db_conn *c, const char *user_id, const char *except_id);
+
+/* The user's sessions, most recently seen first. */
+int store_session_list(struct db_conn *c, const char *user_id,
+		       void (*fn)(const struct store_session *s, void *arg), void *arg);
+
+/* api_keys -------------------------------------------------------------- */
+
+struct store_key {
+	char id[STORE_ID];
+	char user_id[STORE_ID];
+	char name[72];
+	char prefix[12];
+	unsigned scopes;
+	int64_t created_at, last_used, expires_at; /* 0: never / none */
+	char role[12];          /* the owner's role, filled by store_key_by_hash */
+};
+
+int store_key_insert(struct db_conn *c, const struct store_key *k, const char *hash);
+
+/* The key whose secret hashes to hash, with its owner's role: one indexed
+ * lookup, the whole cost of an API-key request. */
+int store_key_by_hash(struct db_conn *c, const char *hash, struct store_key *out);
+
+int store_key_touch(struct db_conn *c, const char *id, int64_t now);
+
+/* The user's keys, newest first. */
+int store_key_list(struct db_conn *c, const char *user_id,
+		   void (*fn)(const struct store_key *k, void *arg), void *arg);
+
+/* Number of keys the user has. */
+int store_key_count(struct db_conn *c, const char *user_id, int64_t *n);
+
+/* Delete key id of user_id; *deleted: rows removed (0: not theirs or gone). */
+int store_key_delete(struct db_conn *c, const char *id, const char *user_id, int64_t *deleted);
+
+/* auth_tokens ----------------------------------------------------------- */
+
+int store_token_insert(struct db_conn *c, const char *hash, const char *kind, const char *user_id,
+		       int64_t now, int64_t expires_at);
+
+/* Look a token up by hash and kind: ERR_NOTFOUND if none. used_at is 0
+ * while unused. */
+int store_token_get(struct db_conn *c, const char *hash, const char *kind, char *user_id,
+		    size_t n, int64_t *expires_at, int64_t *used_at);
+
+/* Mark used; *changed is 0 when it already was (lost a race). */
+int store_token_use(struct db_conn *c, const char *hash, int64_t now, int64_t *changed);
+
+/* Delete the user's unused tokens of kind (others are left as used). */
+int store_token_delete_user(struct db_conn *c, const char *user_id, const char *kind);
+
+/* Creation time of the user's newest token of kind, 0 if none. */
+int store_token_newest(struct db_conn *c, const char *user_id, const char *kind, int64_t *at);
+
+/* auth_throttle --------------------------------------------------------- */
+
+struct store_throttle {
+	int64_t failures, window_start, locked_until;
+};
+
+/* ERR_NOTFOUND (and *t zeroed) when the key has no row. */
+int store_throttle_get(struct db_conn *c, const char *key, struct store_throttle *t);
+int store_throttle_put(struct db_conn *c, const char *key, const struct store_throttle *t);
+int store_throttle_delete(struct db_conn *c, const char *key);
+
+/* Forget rows whose window started before `before` and that are not locked. */
+int store_throttle_purge(struct db_conn *c, int64_t before, int64_t now);
+
+/* known_devices ----------------------------------------------------------- */
+
+/* Remember device for user; *is_new is 1 when it was not known. */
+int store_device_add(struct db_conn *c, const char *user_id, const char *device, int64_t now,
+		     int *is_new);
+
+/* audit, read by staff (store/audit_list.c) ------------------------------ */
+
+struct store_audit_row {
+	int64_t id, at;
+	const char *actor, *subject, *event, *detail, *ip; /* valid during the callback; may be NULL */
+};
+
+/* Audit rows, newest first, filtered by subject and event when not NULL. */
+int store_audit_list(struct db_conn *c, const char *subject, const char *event, int limit,
+		     void (*fn)(const struct store_audit_row *r, void *arg), void *arg);
+
 /* audit ------------------------------------------------------------------ */
 
 /* Append a security event. actor and subject are user IDs (or NULL), event
