@@ -14,6 +14,7 @@
 #include "service/app.h"
 
 /* Each api/ file exports one table ending with a zeroed row. */
+extern const struct route api_twofa_routes[];
 extern const struct route api_system_routes[];
 extern const struct route api_debug_routes[];
 extern const struct route api_billing_routes[];

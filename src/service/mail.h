@@ -5,8 +5,10 @@
  * rolls back sends nothing); the sender thread delivers it: by SMTP through
  * libcurl when [mail] smtp_url is set, otherwise as one file per message
  * under DATA_DIR/mail/ so `make run` works offline. The recipient address and
- * body are sealed at rest in the outbox and deleted once sent (or after
- * [retention] mail_outbox); nothing of them is logged.
+ * body are sealed at rest in the outbox under a key made for the message,
+ * and the row and its key are deleted once sent (or after [mail]
+ * max_attempts failed deliveries, retried with doubling delays from [mail]
+ * retry_delay); nothing of them is logged.
  */
 #ifndef ATELIER_SERVICE_MAIL_H
 #define ATELIER_SERVICE_MAIL_H

@@ -50,6 +50,56 @@ int store_mail_next_time(struct db_conn *c, int64_t *t);
 /* Messages queued (for tests and metrics). */
 int store_mail_count(struct db_conn *c, int64_t *n);
 
+/* two-factor (service/twofa.c; users.totp_* columns are 0002's) ---------- */
+
+/* Set (sealed != NULL) or clear the pending secret of user_id. */
+int store_totp_pending_put(struct db_conn *c, const char *user_id, const void *sealed, size_t n,
+			   int64_t now);
+int store_totp_pending_get(struct db_conn *c, const char *user_id, struct buf *out,
+			   int64_t *created_at);
+int store_totp_pending_delete(struct db_conn *c, const char *user_id);
+
+/* Turn two-factor on with a sealed secret and its first used step, or off
+ * (sealed NULL): clears the secret and the step. */
+int store_totp_set(struct db_conn *c, const char *user_id, const void *sealed, size_t n,
+		   int64_t last_step);
+
+/* The sealed secret and last used step; ERR_NOTFOUND when two-factor is off. */
+int store_totp_get(struct db_conn *c, const char *user_id, struct buf *sealed, int64_t *last_step);
+
+/* Record step as used if it is newer than the last one: ERR_EXISTS when it
+ * is not (a replay), in one compare-and-set. */
+int store_totp_use_step(struct db_conn *c, const char *user_id, int64_t step);
+
+/* Replace the user's recovery codes with these hashes (n of them). */
+int store_recovery_replace(struct db_conn *c, const char *user_id, const char *const *hashes,
+			   int n, int64_t now);
+
+/* Use a recovery code: ERR_NOTFOUND when the user has no such code. */
+int store_recovery_use(struct db_conn *c, const char *user_id, const char *hash);
+
+/* Recovery codes left. */
+int store_recovery_count(struct db_conn *c, const char *user_id, int64_t *n);
+
+/* Failures in the current window (window_start after since), 0 if none. */
+int store_totp_failures(struct db_conn *c, const char *user_id, int64_t since, int64_t *n);
+
+/* Count one failure: a new window from now when the last began before since. */
+int store_totp_fail(struct db_conn *c, const char *user_id, int64_t since, int64_t now);
+
+/* Forget the failures (after a success). */
+int store_totp_fail_clear(struct db_conn *c, const char *user_id);
+
+/* oidc_flows (service/oidc.c) --------------------------------------------- */
+
+int store_oidc_flow_put(struct db_conn *c, const char *state_hash, const char *nonce,
+			const char *verifier, int64_t now, int64_t expires_at);
+
+/* Take (read and delete) a flow that has not expired: ERR_NOTFOUND if
+ * unknown, used or expired. nonce and verifier: 128 bytes each. */
+int store_oidc_flow_take(struct db_conn *c, const char *state_hash, int64_t now, char *nonce,
+			 char *verifier);
+
 /* owner_keys ------------------------------------------------------------ */
 
 /* The wrapped key of owner into out (cap bytes): ERR_NOTFOUND if none. */

@@ -19,3 +19,42 @@ CREATE TABLE mail_outbox (
 	last_error TEXT
 );
 CREATE INDEX mail_outbox_due ON mail_outbox(next_attempt);
+
+-- Two-factor authentication (ACC-5). The confirmed secret lives in
+-- users.totp_secret_sealed (0002), with users.totp_enabled and
+-- users.totp_last_step, which refuses a code whose step was already used.
+-- totp_pending: a secret being enrolled, sealed under the user's key
+-- (purpose "totp_pending"), until a first code confirms it.
+CREATE TABLE totp_pending (
+	user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+	secret_sealed BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+
+-- recovery_codes: ten single-use codes per user, kept only as a keyed hash
+-- (blind-index key; without the master key a stolen table cannot be
+-- brute-forced offline). Using one deletes its row.
+CREATE TABLE recovery_codes (
+	user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	code_hash TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (user_id, code_hash)
+);
+
+-- totp_throttle: wrong second factors per user in the current window.
+CREATE TABLE totp_throttle (
+	user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+	failures INTEGER NOT NULL,
+	window_start INTEGER NOT NULL
+);
+
+-- oidc_flows: a sign-in with Google in progress (ACC-6), found by the hash
+-- of its state; holds the nonce and the PKCE verifier for the callback, and
+-- is deleted when used or expired (minutes).
+CREATE TABLE oidc_flows (
+	state_hash TEXT PRIMARY KEY,
+	nonce TEXT NOT NULL,
+	verifier TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
