@@ -23,6 +23,7 @@
 #include "service/credits.h"
 #include "service/mail.h"
 #include "service/retention.h"
+#include "service/textmodels.h"
 #include "store/db.h"
 
 /* Parse the flags every server command shares into cfg. Returns 0, or 2
@@ -176,6 +177,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: cannot start the retention sweeper\n");
 		goto out;
 	}
+	/* text models load now; one that fails is listed as unavailable */
+	if ((rc = textmodels_start(&app.text, &cfg, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
 
 	const struct route *tables[32];
 	size_t nt = api_tables(tables, 32, cfg.server.debug_routes);
@@ -229,6 +235,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	http_server_stop(server, 0);
 	retention_stop(sweeper);
+	textmodels_stop(app.text);
 	mail_stop(app.mail);
 	router_free(router);
 	app_close(&app);

@@ -13,6 +13,7 @@
 
 struct router;
 struct mail_sender;
+struct textmodels;
 
 struct app {
 	const struct config *cfg;
@@ -22,6 +23,7 @@ struct app {
 	struct mail_sender *mail;    /* outbox sender (service/mail.h); kick after commit */
 	int64_t started_at;
 	const struct router *router; /* for /metrics and /openapi.json */
+	struct textmodels *text;     /* text models and their schedulers (service/textmodels.h) */
 };
 
 #endif
