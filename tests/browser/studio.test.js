@@ -1,0 +1,358 @@
+// The studio in a real browser: Debian's chromium driven by playwright-core
+// (fresh profile), against the real binary with a real SMTP server (aiosmtpd)
+// and a small random-weight text model. One person's whole journey: sign up,
+// read the verification mail, verify, sign in with the keyboard only, chat
+// with a streamed reply, create and revoke an API key, credits and usage,
+// sessions, sign out; then the same pages at phone width. Across all of it:
+// no request leaves for another host, and no console error occurs.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { startServer, runCli, api } from '../e2e/lib/server.js';
+import { startSmtp, freePort } from '../e2e/lib/smtp.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const SHOTS = join(root, 'tests/artifacts/screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const person = {
+  email: 'grace.hopper@example.org',
+  username: 'grace_h',
+  password: 'cobol compilers at dawn 1959',
+  birth_date: '1990-12-09',
+};
+
+// A birth date `years` old today, minus `days` (so 13 minus a day is 12).
+function birthDate(years, days = 0) {
+  const d = new Date();
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+describe('studio in chromium', () => {
+  let smtp, srv, tmp, context, page, origin;
+  const requests = [];      // every URL the browser asked for
+  const consoleErrors = []; // console errors and uncaught exceptions
+  const bad5xx = [];
+
+  function watch(p) {
+    p.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      // a 4xx the app expects and handles (401 from /api/me when signed out,
+      // 422 for an under-13 sign-up) is logged by Chromium as a resource
+      // load failure; those are checked by status below, not counted here
+      if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) return;
+      consoleErrors.push(`${p.url()}: ${m.text()}`);
+    });
+    p.on('pageerror', (e) => consoleErrors.push(`${p.url()}: uncaught ${e.message}`));
+    p.on('response', (r) => { if (r.status() >= 500) bad5xx.push(`${r.status()} ${r.url()}`); });
+  }
+
+  async function shot(name, p = page) {
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  async function go(hash, p = page) {
+    await p.goto(`${origin}/${hash}`);
+    await p.waitForLoadState('networkidle');
+  }
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    tmp = mkdtempSync(join(tmpdir(), 'atelier-browser-'));
+    const gen = spawnSync('/usr/bin/python3', [join(root, 'tools/make_test_models.py'), tmp, 'llama_f32'], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, `make_test_models.py: ${gen.stderr}`);
+    smtp = await startSmtp();
+    const port = await freePort();
+    srv = await startServer({
+      args: ['--listen', `127.0.0.1:${port}`],
+      config: {
+        server: { public_url: `http://127.0.0.1:${port}` },
+        mail: { smtp_url: smtp.url },
+        'model.tiny': { path: join(tmp, 'llama_f32.gguf'), price_prompt: '0', price_completion: '0' },
+      },
+    });
+    origin = srv.url;
+    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+      executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
+    });
+    context.on('request', (r) => requests.push(r.url()));
+    page = context.pages()[0] || await context.newPage();
+    watch(page);
+  });
+
+  after(async () => {
+    if (context) await context.close();
+    if (srv) await srv.stop();
+    if (smtp) await smtp.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('sign-up shows the age rules: under 13 refused with the server message, 13-17 asks for a guardian (REQ: AGE-1, REQ: AGE-2)', async () => {
+    await go('#/signup');
+    await assert.doesNotReject(page.getByRole('heading', { name: 'Create an account' }).waitFor());
+    const guardian = page.getByRole('group', { name: 'Parent or guardian' });
+    assert.equal(await guardian.isVisible(), false, 'no guardian fields for an adult');
+    await page.getByLabel('Date of birth').fill(birthDate(15));
+    assert.equal(await guardian.isVisible(), true, '13 to 17: the guardian fields appear');
+    await page.getByLabel('Email', { exact: true }).fill('young.one@example.org');
+    await page.getByLabel('Username').fill('young_one');
+    await page.getByLabel('Password').fill('a long enough passphrase 42');
+    await page.getByLabel('Date of birth').fill(birthDate(13, 1)); // one day short of 13
+    assert.equal(await guardian.isVisible(), false);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const err = page.locator('[data-field="birth_date"] .field-error');
+    await err.waitFor();
+    assert.match(await err.textContent(), /at least 13/, 'the server\'s own message, next to the birth date');
+    assert.equal(await page.getByLabel('Date of birth').getAttribute('aria-invalid'), 'true');
+    await shot('signup-under-13');
+    assert.equal(smtp.messages().length, 0, 'nothing was mailed for the refused sign-up');
+  });
+
+  test('sign up, read the verification mail, open its link: email confirmed (REQ: ACC-1, REQ: ACC-3)', async () => {
+    await go('#/signup');
+    await page.getByLabel('Email', { exact: true }).fill(person.email);
+    await page.getByLabel('Username').fill(person.username);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByLabel('Date of birth').fill(person.birth_date);
+    await shot('signup');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await shot('signup-sent');
+    const [mail] = await smtp.waitFor(1, { to: person.email });
+    assert.match(mail.headers.subject, /Confirm your email/);
+    const link = (mail.text.match(/https?:\/\/\S+#\/verify\?token=[A-Za-z0-9_-]+/) || [])[0];
+    assert.ok(link, `a verification link in the mail:\n${mail.text}`);
+    assert.ok(link.startsWith(origin), 'the link points at this server');
+    await page.goto(link);
+    await page.getByText('Your email is confirmed.').waitFor();
+    assert.ok(!page.url().includes('token='), 'the single-use token is taken out of the address bar');
+    await shot('verified');
+    // the link works once
+    await page.goto(link);
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').textContent(), /already been used|invalid|expired/i);
+  });
+
+  test('sign-in form works with the keyboard only, focus visible; only the session cookie is set (REQ: ACC-4, REQ: COOK-1)', async () => {
+    await go('#/signin');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const focused = () => page.evaluate(() => {
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      return { id: el.id, tag: el.tagName, outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+    });
+    // from the page's start, Tab walks the form in order
+    const seen = [];
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      const f = await focused();
+      seen.push(f.id || f.tag);
+      if (f.id === 'f-login') break;
+    }
+    let f = await focused();
+    assert.equal(f.id, 'f-login', `Tab reaches the login field (path: ${seen.join(' > ')})`);
+    assert.ok(f.outline !== 'none' && f.width >= 2, `focus is visible on the login field (${f.outline} ${f.width}px)`);
+    await page.keyboard.type(person.username);
+    await page.keyboard.press('Tab');
+    f = await focused();
+    assert.equal(f.id, 'f-password');
+    assert.ok(f.outline !== 'none' && f.width >= 2, 'focus is visible on the password field');
+    await page.keyboard.type(person.password);
+    await page.keyboard.press('Tab');
+    f = await focused();
+    assert.equal(f.tag, 'BUTTON', 'then the submit button');
+    await shot('signin-keyboard');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Chat' }).waitFor();
+    // COOK-1 / ACC-4: one cookie, the session, HttpOnly and SameSite; scripts cannot read it
+    const cookies = await context.cookies(origin);
+    assert.deepEqual(cookies.map((c) => c.name), ['atelier_session'], 'the session cookie and nothing else');
+    assert.equal(cookies[0].httpOnly, true);
+    assert.equal(cookies[0].sameSite, 'Lax');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'no cookie visible to scripts');
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), [], 'nothing in localStorage');
+  });
+
+  test('chat: model picker, parameters, the reply streams in as it is generated (REQ: GEN-1, REQ: GEN-8)', async () => {
+    await page.getByLabel('Model').waitFor();
+    assert.deepEqual(await page.getByLabel('Model').locator('option').allTextContents(), ['tiny']);
+    await page.getByLabel('Max tokens').fill('48');
+    await page.getByLabel('Seed').fill('7');
+    await page.getByLabel('Temperature').fill('0.9');
+    // count the reply's updates and whether Stop was offered while it grew
+    await page.evaluate(() => {
+      window.__chat = { updates: 0, stopEnabled: false };
+      const list = document.querySelector('.transcript');
+      new MutationObserver(() => {
+        const last = list.querySelector('.msg.assistant:last-child .content');
+        if (last && last.textContent) {
+          window.__chat.updates++;
+          const stop = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Stop');
+          if (stop && !stop.disabled) window.__chat.stopEnabled = true;
+        }
+      }).observe(list, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByLabel('Message').fill('Tell me about Lyme Regis.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText(/^Done/).waitFor({ timeout: 30000 });
+    const reply = await page.locator('.msg.assistant .content').last().textContent();
+    assert.ok(reply.length > 0, 'a reply was drawn');
+    const w = await page.evaluate(() => window.__chat);
+    assert.ok(w.updates >= 2, `the reply was drawn piece by piece (${w.updates} updates)`);
+    assert.ok(w.stopEnabled, 'Stop was offered while the reply streamed');
+    assert.equal(await page.getByRole('button', { name: 'Stop' }).isDisabled(), true, 'and is off once done');
+    assert.match(await page.locator('.chat-status').textContent(), /reply tokens/);
+    await shot('chat');
+    // an error from the server lands next to the field it concerns
+    await page.getByLabel('Max tokens').fill('0');
+    await page.getByLabel('Message').fill('again');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const err = page.locator('[data-field="max_tokens"] .field-error');
+    await err.waitFor();
+    assert.match(await err.textContent(), /max_tokens/);
+    await shot('chat-error');
+  });
+
+  test('API key: created with name, scopes and expiry, secret shown once with a copy button, listed, revoked (REQ: ACC-7)', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    await page.getByLabel('Name').fill('build server');
+    await page.getByLabel(/^read/).check();
+    const exp = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 10);
+    await page.getByLabel('Expires on').fill(exp);
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secretBox = page.locator('#new-secret');
+    await secretBox.waitFor();
+    const secret = await secretBox.inputValue();
+    assert.match(secret, /^sk-/);
+    assert.equal(await page.getByRole('button', { name: 'Copy' }).isVisible(), true);
+    await shot('keys-created');
+    const row = page.locator('tr', { hasText: 'build server' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /generate, read/);
+    assert.ok(!(await row.textContent()).includes(secret), 'the list shows the prefix, not the secret');
+    // the key works with the API
+    let r = await api(origin, 'GET', '/api/me', { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(r.status, 200);
+    // shown once: after leaving and coming back, the secret is nowhere on the page
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.locator('tr', { hasText: 'build server' }).waitFor();
+    assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+    assert.match(await page.locator('tr', { hasText: 'build server' }).textContent(), /\d{4}-\d{2}-\d{2}/, 'last use is shown');
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Revoke key build server' }).click();
+    await page.getByText('Key "build server" revoked.').waitFor();
+    assert.equal(await page.locator('tr', { hasText: 'build server' }).count(), 0);
+    r = await api(origin, 'GET', '/api/me', { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(r.status, 401, 'the revoked key no longer works');
+    await shot('keys-revoked');
+  });
+
+  test('credits and usage: balance, prices, a chart by day and model drawn in SVG, CSV download (REQ: PAY-1, REQ: USE-2)', async () => {
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
+    assert.match(await page.locator('#balance').textContent(), /^0 credits$/);
+    assert.match(await page.locator('table', { hasText: 'Price of each model' }).textContent(), /tiny/);
+    const bars = page.locator('svg.chart rect.bar');
+    await bars.first().waitFor();
+    const today = new Date().toISOString().slice(0, 10);
+    assert.equal(await bars.first().getAttribute('data-model'), 'tiny');
+    assert.equal(await bars.first().getAttribute('data-day'), today);
+    assert.ok(Number(await bars.first().getAttribute('data-value')) > 0, 'the chat\'s tokens are counted');
+    assert.match(await page.locator('.legend').textContent(), /tiny/);
+    await page.getByLabel('Show').selectOption('calls');
+    // two calls today: the streamed reply and the one refused for max_tokens (USE-1 logs both)
+    assert.equal(await page.locator('svg.chart rect.bar').first().getAttribute('data-value'), '2');
+    const href = await page.locator('#csv').getAttribute('href');
+    assert.match(href, /^\/api\/usage\?format=csv&from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}$/);
+    const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { ct: r.headers.get('content-type'), text: await r.text() }; }, href);
+    assert.match(csv.ct, /^text\/csv/);
+    assert.match(csv.text, /tiny/);
+    await shot('credits');
+  });
+
+  test('sessions: browser, system and approximate place listed; another session ended from the page (REQ: ACC-10)', async () => {
+    // a second session, signed in elsewhere
+    const other = await api(origin, 'POST', '/api/auth/login', {
+      body: { login: person.username, password: person.password },
+      headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' } });
+    assert.equal(other.status, 200);
+    await page.getByRole('link', { name: 'Privacy', exact: true }).click();
+    await page.getByRole('heading', { name: 'Privacy center' }).waitFor();
+    const rows = page.locator('table tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 2);
+    const mine = page.locator('tr', { hasText: 'this device' });
+    assert.match(await mine.textContent(), /Chrom/);
+    assert.match(await mine.textContent(), /Linux/);
+    assert.match(await mine.locator('td[data-label="Approximate place"]').textContent(), /\S/);
+    await shot('privacy');
+    const ff = page.locator('tr', { hasText: 'Firefox' });
+    page.once('dialog', (d) => d.accept());
+    await ff.getByRole('button').click();
+    await page.getByText(/is ended/).waitFor();
+    assert.equal(await page.locator('table tbody tr').count(), 1);
+    const cookie = other.headers.get('set-cookie').split(';')[0];
+    const r = await api(origin, 'GET', '/api/me', { headers: { Cookie: cookie } });
+    assert.equal(r.status, 401, 'the ended session no longer works');
+    const main = page.locator('#main');
+    assert.ok(await main.getByRole('link', { name: 'Privacy notice' }).isVisible());
+    assert.ok(await main.getByRole('link', { name: 'Cookies' }).isVisible());
+  });
+
+  test('sign out ends the session and clears the cookie (REQ: ACC-4)', async () => {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.match(await page.locator('#flash').textContent(), /signed out/);
+    assert.deepEqual(await context.cookies(origin), []);
+    await go('#/keys');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot('signed-out');
+  });
+
+  test('at 375 px wide every page fits the screen, nothing scrolls sideways', async () => {
+    const phone = await context.newPage();
+    watch(phone);
+    await phone.setViewportSize({ width: 375, height: 740 });
+    const fits = async (name) => {
+      await phone.waitForLoadState('networkidle');
+      const w = await phone.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(w <= 375, `${name}: the page is ${w}px wide`);
+      await shot(`phone-${name}`, phone);
+    };
+    await go('#/signup', phone); await fits('signup');
+    await go('#/signin', phone); await fits('signin');
+    await phone.getByLabel('Email or username').fill(person.email);
+    await phone.getByLabel('Password').fill(person.password);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.getByRole('heading', { name: 'Chat' }).waitFor();
+    await fits('chat');
+    for (const [hash, heading] of [['#/keys', 'API keys'], ['#/credits', 'Credits and usage'], ['#/privacy', 'Privacy center'], ['#/account', 'Account']]) {
+      await go(hash, phone);
+      await phone.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await fits(hash.slice(2));
+    }
+    await phone.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await phone.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await phone.close();
+  });
+
+  test('no request went to any host but the server, no console error, no server error (REQ: COOK-1)', () => {
+    assert.ok(requests.length > 20, `requests were watched (${requests.length})`);
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    assert.deepEqual(foreign, [], 'every request went to the server itself');
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(bad5xx, []);
+  });
+});
