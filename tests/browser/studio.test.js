@@ -40,6 +40,7 @@ function birthDate(years, days = 0) {
 
 describe('studio in chromium', () => {
   let smtp, srv, tmp, context, page, origin;
+  let attempts = 0; // chat requests sent before a reply came
   const requests = [];      // every URL the browser asked for
   const consoleErrors = []; // console errors and uncaught exceptions
   const bad5xx = [];
@@ -183,7 +184,7 @@ describe('studio in chromium', () => {
     assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), [], 'nothing in localStorage');
   });
 
-  test('chat: model picker, parameters, the reply streams in as it is generated (REQ: GEN-1, REQ: GEN-8)', async () => {
+  test('chat: model picker, parameters, the reply streams in as it is generated (REQ: GEN-1, REQ: GEN-8)', async (t) => {
     await page.getByLabel('Model').waitFor();
     assert.deepEqual(await page.getByLabel('Model').locator('option').allTextContents(), ['tiny']);
     await page.getByLabel('Max tokens').fill('48');
@@ -202,11 +203,28 @@ describe('studio in chromium', () => {
         }
       }).observe(list, { subtree: true, childList: true, characterData: true });
     });
-    await page.getByLabel('Message').fill('Tell me about Lyme Regis.');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await page.getByText(/^Done/).waitFor({ timeout: 30000 });
+    // textapi race (reported): a stream can end at once with 0 tokens and no
+    // finish_reason; the studio says so, and the test sends again (at most 3 times)
+    let req;
+    for (attempts = 1; ; attempts++) {
+      await page.getByLabel('Message').fill('Tell me about Lyme Regis.');
+      const sent = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
+      await page.getByRole('button', { name: 'Send' }).click();
+      req = await sent;
+      await page.getByText(/^(Done|The server ended the reply)/).waitFor({ timeout: 30000 });
+      if (!/^The server ended/.test(await page.locator('.chat-status').textContent())) break;
+      t.diagnostic(`attempt ${attempts}: the server closed the stream before any token`);
+      assert.ok(attempts < 3, 'three streams in a row ended before any token');
+      await page.evaluate(() => { window.__chat.updates = 0; window.__chat.stopEnabled = false; });
+    }
+    const body = JSON.parse(req.postData());
+    assert.equal(body.model, 'tiny');
+    assert.equal(body.stream, true);
+    assert.equal(body.max_tokens, 48);
+    assert.equal(body.seed, 7);
+    assert.equal(body.temperature, 0.9);
     const reply = await page.locator('.msg.assistant .content').last().textContent();
-    assert.ok(reply.length > 0, 'a reply was drawn');
+    assert.ok(reply.length > 0, 'a reply was drawn: ' + await page.locator('.chat-status').textContent());
     const w = await page.evaluate(() => window.__chat);
     assert.ok(w.updates >= 2, `the reply was drawn piece by piece (${w.updates} updates)`);
     assert.ok(w.stopEnabled, 'Stop was offered while the reply streamed');
@@ -272,8 +290,8 @@ describe('studio in chromium', () => {
     assert.ok(Number(await bars.first().getAttribute('data-value')) > 0, 'the chat\'s tokens are counted');
     assert.match(await page.locator('.legend').textContent(), /tiny/);
     await page.getByLabel('Show').selectOption('calls');
-    // two calls today: the streamed reply and the one refused for max_tokens (USE-1 logs both)
-    assert.equal(await page.locator('svg.chart rect.bar').first().getAttribute('data-value'), '2');
+    // today's calls: the streamed one(s) and the one refused for max_tokens (USE-1 logs each)
+    assert.equal(await page.locator('svg.chart rect.bar').first().getAttribute('data-value'), String(attempts + 1));
     const href = await page.locator('#csv').getAttribute('href');
     assert.match(href, /^\/api\/usage\?format=csv&from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}$/);
     const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { ct: r.headers.get('content-type'), text: await r.text() }; }, href);

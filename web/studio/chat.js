@@ -82,7 +82,7 @@ export async function render(view) {
     if (p.seed !== '') body.seed = Number(p.seed);
     clearErrors(settings);
     clearErrors(composer);
-    bubble('user', text);
+    const asked = bubble('user', text);
     conversation.push({ role: 'user', content: text });
     const out = bubble('assistant', '');
     out.parentElement.classList.add('streaming');
@@ -116,6 +116,14 @@ export async function render(view) {
         if (j.usage) usage = j.usage;
         return true;
       });
+      if (!finish && !reply) {
+        // the stream closed before the model said anything: nothing to keep
+        out.parentElement.classList.add('stopped');
+        out.textContent = '(no reply)';
+        conversation.pop();
+        statusLine.textContent = 'The server ended the reply before any text; send again.';
+        return;
+      }
       conversation.push({ role: 'assistant', content: reply });
       statusLine.textContent = `Done${finish === 'length' ? ' (stopped at the token limit)' : ''}${usage ? `: ${usage.prompt_tokens} prompt and ${usage.completion_tokens} reply tokens` : ''}.`;
     } catch (err) {
@@ -125,8 +133,11 @@ export async function render(view) {
         if (reply) conversation.push({ role: 'assistant', content: reply });
         statusLine.textContent = 'Stopped; generation ended on the server.';
       } else {
+        // nothing was said: the message goes back into the box to edit
         out.parentElement.remove();
+        asked.parentElement.remove();
         conversation.pop();
+        if (!input.value) input.value = text;
         const target = err.param && settings.querySelector(`[data-field="${CSS.escape(err.param)}"]`) ? settings : composer;
         showError(target, err);
         statusLine.textContent = 'The request failed.';

@@ -49,8 +49,8 @@ export async function render(view) {
     btn.disabled = true;
     try {
       await api('DELETE', `/api/keys/${encodeURIComponent(k.id)}`);
-      secretBox.replaceChildren(h('p', { class: 'ok', role: 'status', text: `Key "${k.name}" revoked.` }));
       await refresh();
+      secretBox.replaceChildren(h('p', { class: 'ok', role: 'status', text: `Key "${k.name}" revoked.` }));
     } catch (err) {
       btn.disabled = false;
       secretBox.replaceChildren(h('p', { class: 'form-error', role: 'alert', text: err.message }));

@@ -15,8 +15,8 @@ export async function render(view, ctx) {
     try {
       await api('DELETE', `/api/me/sessions/${encodeURIComponent(s.id)}`);
       if (s.current) { ctx.signedOut('This session is ended; you are signed out.'); return; }
-      note.textContent = `The session on ${s.browser} (${s.os}) is ended.`;
       await refresh();
+      note.textContent = `The session on ${s.browser} (${s.os}) is ended.`;
     } catch (err) {
       btn.disabled = false;
       note.textContent = err.message;

@@ -128,7 +128,8 @@ export function when(iso) {
 
 /* A page's heading, focusable so the router can move focus to it. */
 export function title(text, lead) {
-  return [h('h1', { tabindex: '-1', text }), lead ? h('p', { class: 'lead', text: lead }) : null];
+  const head = h('h1', { tabindex: '-1', text });
+  return lead ? [head, h('p', { class: 'lead', text: lead })] : [head];
 }
 
 /* Form data as a plain object of strings (checkbox groups as arrays). */
