@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { startServer, runCli, api } from '../e2e/lib/server.js';
 import { startSmtp, freePort } from '../e2e/lib/smtp.js';
@@ -36,6 +37,27 @@ function birthDate(years, days = 0) {
   d.setUTCFullYear(d.getUTCFullYear() - years);
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
+}
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), independent of the server's C code.
+function base32Decode(str) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, acc = 0;
+  const out = [];
+  for (const ch of str.toUpperCase().replace(/=+$/, '')) {
+    acc = (acc << 5) | alpha.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) { out.push((acc >> (bits - 8)) & 255); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+function totp(secret, step = Math.floor(Date.now() / 30000)) {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(secret)).update(msg).digest();
+  const off = mac[19] & 15;
+  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(bin % 1e6).padStart(6, '0');
 }
 
 describe('studio in chromium', () => {
@@ -364,6 +386,105 @@ describe('studio in chromium', () => {
     await phone.getByRole('button', { name: 'Sign out', exact: true }).click();
     await phone.getByRole('heading', { name: 'Sign in' }).waitFor();
     await phone.close();
+  });
+
+  test('forgotten password: the mailed link opens the reset page; the new password signs in (REQ: ACC-3)', async () => {
+    await go('#/signin');
+    await page.getByRole('link', { name: 'Forgotten your password?' }).click();
+    await page.getByLabel('Email').fill(person.email);
+    await page.getByRole('button', { name: 'Send a reset link' }).click();
+    await page.getByText(/reset link is on its way/).waitFor();
+    const mails = await smtp.waitFor(1, { to: person.email, timeoutMs: 15000 }).then(() => smtp.messages());
+    const mail = mails.filter((m) => /Reset your/.test(m.headers.subject)).pop();
+    assert.ok(mail, 'a reset mail arrived');
+    const link = (mail.text.match(/https?:\/\/\S+#\/reset\?token=[A-Za-z0-9_-]+/) || [])[0];
+    assert.ok(link, mail.text);
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    assert.ok(!page.url().includes('token='));
+    const next = 'a brand new passphrase 2027';
+    await page.getByLabel('New password', { exact: true }).fill(next);
+    await page.getByLabel('New password again').fill('something else entirely');
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    assert.match(await page.locator('[data-field="confirm"] .field-error').textContent(), /differ/);
+    await page.getByLabel('New password again').fill(next);
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    await page.getByText(/Password changed/).waitFor();
+    await shot('reset-done');
+    person.password = next;
+    await page.getByRole('link', { name: 'Sign in' }).last().click();
+    await page.getByLabel('Email or username').fill(person.username);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Chat' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Admin' }).count(), 0, 'no admin console for a user');
+  });
+
+  test('two-step sign-in: set up with the QR page, then sign-in asks for a code; errors land by the field (REQ: ACC-5)', async () => {
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
+    await page.getByRole('button', { name: 'Set up' }).click();
+    await page.getByRole('img', { name: /QR code/ }).waitFor();
+    const secret = (await page.locator('.secret-text').textContent()).trim();
+    assert.match(secret, /^[A-Z2-7]+=*$/);
+    await page.getByLabel('First code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.locator('[data-field="code"] .field-error').waitFor();
+    await page.getByLabel('First code from the app').fill(totp(secret));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    const codes = page.locator('ol.codes li');
+    await codes.first().waitFor();
+    assert.ok(await codes.count() >= 5, 'recovery codes are shown');
+    const recovery = (await codes.first().textContent()).trim();
+    await shot('twofa-on');
+    await page.getByRole('button', { name: 'I have stored them' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email or username').fill(person.username);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
+    assert.deepEqual(await context.cookies(origin), [], 'no session before the second step');
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill('not-a-code');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('[data-field="code"] .field-error, .form-error').first().waitFor();
+    await shot('twofa-step');
+    await page.getByLabel('Recovery code').fill(recovery);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Chat' }).waitFor();
+    assert.deepEqual((await context.cookies(origin)).map((c) => c.name), ['atelier_session']);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  test('admin console: only for admins; users found and their role changed; audit log read (REQ: ACC-8, REQ: SEC-5)', async () => {
+    const pw = join(tmp, 'admin.pw');
+    writeFileSync(pw, 'the admin passphrase 31415');
+    const c = await runCli(['admin', 'create-user', '--email', 'ops@example.org', '--username', 'ops_admin', '--role', 'admin',
+      '--password-file', pw, '--data-dir', srv.dataDir]);
+    assert.equal(c.code, 0, c.stderr);
+    await go('#/signin');
+    await page.getByLabel('Email or username').fill('ops_admin');
+    await page.getByLabel('Password').fill('the admin passphrase 31415');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { name: 'Admin' }).waitFor();
+    await page.getByLabel('Username contains').fill('grace');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.locator('tr', { hasText: person.username });
+    await row.waitFor();
+    await page.getByLabel(`Role of ${person.username}`).selectOption('support');
+    await row.getByRole('button', { name: 'Change' }).click();
+    await row.getByText('Now support.').waitFor();
+    await page.getByLabel('Event').fill('admin.role_changed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const events = page.locator('table', { hasText: 'Audit log' });
+    await events.locator('td', { hasText: 'admin.role_changed' }).first().waitFor();
+    assert.match(await events.textContent(), /"role":\s*"support"|support/, 'the change is in the audit log');
+    await shot('admin');
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
 
   test('no request went to any host but the server, no console error, no server error (REQ: COOK-1)', () => {
