@@ -64,6 +64,7 @@ describe('studio in chromium', () => {
   let smtp, srv, tmp, context, page, origin;
   let attempts = 0; // chat requests sent before a reply came
   const requests = [];      // every URL the browser asked for
+  const changes = [];       // state-changing requests to the server: {method, path, csrf}
   const consoleErrors = []; // console errors and uncaught exceptions
   const bad5xx = [];
 
@@ -108,7 +109,11 @@ describe('studio in chromium', () => {
     context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
       executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
     });
-    context.on('request', (r) => requests.push(r.url()));
+    context.on('request', (r) => {
+      requests.push(r.url());
+      if (!['GET', 'HEAD'].includes(r.method()) && r.url().startsWith(origin))
+        changes.push({ method: r.method(), path: new URL(r.url()).pathname, csrf: r.headers()['x-csrf-token'] || '' });
+    });
     page = context.pages()[0] || await context.newPage();
     watch(page);
   });
@@ -487,11 +492,17 @@ describe('studio in chromium', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
 
-  test('no request went to any host but the server, no console error, no server error (REQ: COOK-1)', () => {
+  test('no request went to any host but the server, no console error, no server error; CSRF token on every change (REQ: COOK-1, REQ: ACC-4)', () => {
     assert.ok(requests.length > 20, `requests were watched (${requests.length})`);
     const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
     assert.deepEqual(foreign, [], 'every request went to the server itself');
     assert.deepEqual(consoleErrors, []);
+    // ACC-4: every state change the studio makes with its cookie carries the CSRF token
+    const open = new Set(['/api/auth/signup', '/api/auth/verify', '/api/auth/login', '/api/auth/password/forgot',
+      '/api/auth/password/reset', '/api/auth/2fa/verify']);
+    const withCookie = changes.filter((c) => !open.has(c.path));
+    assert.ok(withCookie.length >= 8, `state changes were watched (${withCookie.length})`);
+    assert.deepEqual(withCookie.filter((c) => !/^[A-Za-z0-9_-]{20,}$/.test(c.csrf)), [], 'each has X-CSRF-Token');
     assert.deepEqual(bad5xx, []);
   });
 });
