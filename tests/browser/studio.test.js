@@ -93,7 +93,11 @@ describe('studio in chromium', () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     tmp = mkdtempSync(join(tmpdir(), 'atelier-browser-'));
-    const gen = spawnSync('/usr/bin/python3', [join(root, 'tools/make_test_models.py'), tmp, 'llama_f32'], { encoding: 'utf8' });
+    // the engine tests' small random llama, with room for a long reply (Stop)
+    const gen = spawnSync('/usr/bin/python3', ['-c',
+      'import sys; sys.path.insert(0, sys.argv[1]); import make_test_models as m; '
+      + 'm.write_model(sys.argv[2], "llama", "F32", dict(m.SMALL, ctx=4096))',
+      join(root, 'tools'), join(tmp, 'tiny.gguf')], { encoding: 'utf8' });
     assert.equal(gen.status, 0, `make_test_models.py: ${gen.stderr}`);
     smtp = await startSmtp();
     const port = await freePort();
@@ -102,7 +106,7 @@ describe('studio in chromium', () => {
       config: {
         server: { public_url: `http://127.0.0.1:${port}` },
         mail: { smtp_url: smtp.url },
-        'model.tiny': { path: join(tmp, 'llama_f32.gguf'), price_prompt: '0', price_completion: '0' },
+        'model.tiny': { path: join(tmp, 'tiny.gguf'), price_prompt: '0', price_completion: '0' },
       },
     });
     origin = srv.url;
@@ -325,6 +329,44 @@ describe('studio in chromium', () => {
     assert.match(csv.ct, /^text\/csv/);
     assert.match(csv.text, /tiny/);
     await shot('credits');
+  });
+
+  test('chat: Stop ends a long reply at once, and the server stops generating (REQ: GEN-1)', async () => {
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Model').waitFor();
+    const usage = () => page.evaluate(async () => (await (await fetch('/api/usage')).json()).totals);
+    const before = await usage();
+    // greedy decoding of this model runs to the token limit: 3000 tokens take ~10 s here
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByLabel('Max tokens').fill('3000');
+    await page.getByLabel('Message').fill('Write a very long story.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const reply = page.locator('.msg.assistant .content').last();
+    await page.waitForFunction(() => {
+      const r = [...document.querySelectorAll('.msg.assistant .content')].pop();
+      return r && r.textContent.length > 0;
+    });
+    const stop = page.getByRole('button', { name: 'Stop' });
+    assert.equal(await stop.isEnabled(), true);
+    const t0 = Date.now();
+    await stop.click();
+    await page.getByText(/^Stopped; generation ended on the server/).waitFor();
+    const shown = (await reply.textContent()).length;
+    assert.ok(shown > 0);
+    await shot('chat-stopped');
+    // the call's usage row is written when generation ends: soon, and short
+    let after;
+    for (;;) {
+      after = await usage();
+      if (after.calls > before.calls) break;
+      assert.ok(Date.now() - t0 < 5000, 'the server was still generating 5 s after Stop');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const generated = after.completion_tokens - before.completion_tokens;
+    assert.ok(generated < 3000, `generation stopped early on the server (${generated} of 3000 tokens)`);
+    await page.waitForTimeout(300);
+    assert.equal(await reply.textContent().then((t) => t.length), shown, 'nothing arrives after Stop');
+    await page.getByLabel('Temperature').fill('0.7');
   });
 
   test('sessions: browser, system and approximate place listed; another session ended from the page (REQ: ACC-10)', async () => {
