@@ -11,6 +11,10 @@ CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-
             -fno-strict-aliasing -pthread $(SAN) -Isrc -I$(BUILD)/gen
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# clang does not know gcc's -Wno-format-truncation; tell it not to mind
+ifneq ($(findstring clang,$(CC)),)
+CFLAGS   += -Wno-unknown-warning-option
+endif
 LDFLAGS  += $(SAN)
 
 SRC      := $(shell find src -name '*.c' ! -path src/main.c | sort)

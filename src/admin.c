@@ -24,6 +24,8 @@
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
 #include "main_cmds.h"
+
+int admin_grant(int argc, char **argv); /* admin_credits.c */
 #include "service/accounts.h"
 #include "service/app.h"
 #include "store/db.h"
@@ -180,5 +182,7 @@ int cmd_admin(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "create-user"))
 		return create_user(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "grant"))
+		return admin_grant(argc - 1, argv + 1);
 	return usage();
 }

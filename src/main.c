@@ -25,12 +25,13 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
+	{"config", cmd_config, "config [--config FILE]      print the effective configuration"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
 	{"privacy", cmd_privacy, "privacy retention [--dry-run] | verify-receipt FILE   privacy tools"},
+	{"admin", cmd_admin, "admin create-user ... | grant --user ID --credits N --reason R   staff accounts, manual credit"},
 	{"run", cmd_run, "run MODEL.gguf -p TEXT [-n N] [--seed N] [--temp T] [--threads N] [--chat]   generate text"},
 	{"model", cmd_model, "model info MODEL.gguf       print a model's metadata and tensors"},
 	{"bench", cmd_bench, "bench MODEL.gguf [--threads N]   prompt and generation speed"},
-	{"admin", cmd_admin, "admin create-user --email E --username U --role R (--password-file F | --password-stdin) [--data-dir DIR]   make a staff account"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},
 };

@@ -5,6 +5,7 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 
 struct config;
@@ -14,9 +15,9 @@ int cli_load_config(int argc, char **argv, struct config *cfg, const char *cmd);
 /* Open the data directory, keys and database for cfg (serve.c); 0 or 1. */
 int app_open(struct app *app, struct config *cfg);
 void app_close(struct app *app);
+int cmd_admin(int argc, char **argv);
 int cmd_run(int argc, char **argv);   /* engine/llm/cli.c */
 int cmd_model(int argc, char **argv); /* engine/llm/cli.c */
 int cmd_bench(int argc, char **argv); /* engine/llm/cli.c */
-int cmd_admin(int argc, char **argv);
 
 #endif

@@ -164,6 +164,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: cannot recover credit holds: %s\n", err_str(rc));
 		goto out;
 	}
+
 	if ((rc = acct_init(&app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
@@ -240,6 +241,36 @@ out:
 	router_free(router);
 	app_close(&app);
 	return status;
+}
+
+static void print_key(const char *section, const char *key, const char *value, void *arg)
+{
+	const char **last = arg;
+	if (!*last || strcmp(*last, section)) {
+		printf("%s[%s]\n", *last ? "\n" : "", section);
+		*last = section;
+	}
+	printf("%s = %s\n", key, value);
+}
+
+/* `atelier config`: the effective configuration as INI, secrets hidden. */
+int cmd_config(int argc, char **argv)
+{
+	struct config cfg;
+	int rc = cli_load_config(argc, argv, &cfg, "config");
+	if (rc)
+		return rc;
+	const char *last = NULL;
+	config_each(&cfg, print_key, &last);
+	for (int i = 0; i < cfg.nmodels; i++) {
+		const struct config_model *m = &cfg.models[i];
+		printf("\n[model.%s]\nkind = %s\nbackend = %s\n", m->name, m->kind, m->backend);
+		if (m->path[0])
+			printf("path = %s\n", m->path);
+		if (m->base_url[0])
+			printf("base_url = %s\napi_key = %s\n", m->base_url, m->api_key[0] ? "(set)" : "");
+	}
+	return 0;
 }
 
 int cmd_routes(int argc, char **argv)

@@ -663,7 +663,11 @@ def cmd_eval(a):
 
 def cmd_encode(a):
     _, _, tokens, merges = load_gguf_tokenizer(a.model)
-    print(" ".join(str(i) for i in BPE(tokens, merges).encode(a.encode)))
+    text = a.encode
+    if a.encode_file:
+        with open(a.encode_file, "rb") as f:
+            text = f.read().decode("utf-8")
+    print(" ".join(str(i) for i in BPE(tokens, merges).encode(text)))
 
 
 def load_gguf_tokenizer(path):
@@ -689,13 +693,14 @@ def main():
     ap.add_argument("--out", default="models/atelier-tiny.gguf")
     ap.add_argument("--eval", metavar="GGUF", help="print the held-out loss of a GGUF model")
     ap.add_argument("--encode", metavar="TEXT", help="print the token ids of TEXT (with --model)")
+    ap.add_argument("--encode-file", metavar="PATH", help="like --encode, the text read from PATH")
     ap.add_argument("--model", default="models/atelier-tiny.gguf")
     a = ap.parse_args()
     if a.eval:
         cmd_eval(a)
     elif a.export:
         cmd_export(a)
-    elif a.encode is not None:
+    elif a.encode is not None or a.encode_file:
         cmd_encode(a)
     else:
         cmd_train(a)

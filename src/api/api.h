@@ -23,6 +23,7 @@ extern const struct route api_auth_routes[];
 extern const struct route api_account_routes[];
 extern const struct route api_keys_routes[];
 extern const struct route api_admin_routes[];
+extern const struct route api_oidc_routes[];
 extern const struct route api_chat_routes[];
 
 /* --- helpers for handlers with JSON bodies (api/auth.c) ------------------ */

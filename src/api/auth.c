@@ -14,6 +14,7 @@
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
 #include "service/accounts.h"
+#include "service/oidc.h"
 
 /* --- helpers (api.h) --------------------------------------------------------- */
 
@@ -99,13 +100,25 @@ static void signup(struct http_request *req, struct http_response *res, void *ct
 {
 	static const char *const allowed[] = {"email", "username", "password", "birth_date",
 					      "parent_email", "parent_consent", "name", "phone",
-					      "company", "billing_address", NULL};
+					      "company", "billing_address", "sso_token", NULL};
 	struct app *app = ctx;
 	struct errinfo e = {0};
 	struct acct_signup s = {.user_agent = ua_of(req), .ip = req->client_ip};
 	json_t *j = req->json, *consent = json_object_get(j, "parent_consent");
+	const char *sso = NULL;
+	char sso_email[256] = "";
 	int rc;
-	if ((rc = api_only_fields(j, allowed, &e)) || (rc = api_str(j, "email", true, &s.email, &e)) ||
+	/* with a token from a Google sign-in (ACC-6) the email is the one the
+	 * provider verified, and may be left out */
+	if ((rc = api_only_fields(j, allowed, &e)) || (rc = api_str(j, "sso_token", false, &sso, &e)))
+		return fail(res, rc, &e);
+	if (sso) {
+		if ((rc = oidc_signup_email(app, sso, sso_email, sizeof sso_email, &e)))
+			return fail(res, rc, &e);
+		s.vouch = oidc_signup_vouch;
+		s.vouch_arg = (void *)sso;
+	}
+	if ((rc = api_str(j, "email", !sso, &s.email, &e)) ||
 	    (rc = api_str(j, "username", true, &s.username, &e)) ||
 	    (rc = password_of(j, "password", &s.password, &s.password_len, &e)) ||
 	    (rc = api_str(j, "birth_date", true, &s.birth_date, &e)) ||
@@ -119,9 +132,23 @@ static void signup(struct http_request *req, struct http_response *res, void *ct
 		return fail(res, ERR_INVALID, &e);
 	}
 	s.parent_consent = json_is_true(consent);
+	if (sso && !s.email)
+		s.email = sso_email;
 	char id[STORE_ID];
-	if ((rc = acct_signup(app, &s, id, &e)))
+	rc = acct_signup(app, &s, id, &e);
+	crypto_wipe(sso_email, sizeof sso_email);
+	if (rc) {
+		/* under 13 nothing about the person is kept (AGE-1): nor the
+		 * email the provider gave */
+		if (sso && rc == ERR_UNSUPPORTED && !strcmp(e.field, "birth_date"))
+			oidc_signup_discard(app, sso);
 		return fail(res, rc, &e);
+	}
+	if (sso) {
+		http_json(res, 201, json_pack("{s:s, s:s, s:s}", "id", id, "email_verification", "not_needed",
+					      "next", "sign in with Google, or with your username and password"));
+		return;
+	}
 	http_json(res, 201, json_pack("{s:s, s:s, s:s}", "id", id, "email_verification", "sent",
 				      "next", "confirm your email with the link we sent, then sign in"));
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/timeutil.h"
+#include "service/accounts.h"
 #include "service/credits.h"
 #include "service/payments.h"
 #include "service/usage.h"
@@ -156,6 +157,77 @@ static void usage(struct http_request *req, struct http_response *res, void *ctx
 	http_json(res, 200, out);
 }
 
+/* POST /api/billing/checkout {amount: "10.00", currency: "USD"}: a charge
+ * with the payment provider; the answer's hosted_url is where to pay. */
+static void checkout(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct errinfo e = {0};
+	static const char *const allowed[] = {"amount", "currency", NULL};
+	const char *amount = NULL, *currency = NULL;
+	int rc = api_only_fields(req->json, allowed, &e);
+	if (!rc) {
+		json_t *a = json_object_get(req->json, "amount");
+		if (json_is_string(a))
+			amount = json_string_value(a);
+		else if (json_is_integer(a))
+			amount = arena_printf(req->arena, "%lld", (long long)json_integer_value(a));
+		else
+			rc = err_set(&e, ERR_INVALID, "amount", "amount must be a string like \"10.00\"");
+	}
+	if (!rc)
+		rc = api_str(req->json, "currency", false, &currency, &e);
+	struct acct_me me;
+	if (!rc)
+		rc = acct_me(app, req->who.user_id, req->arena, &me, &e);
+	struct checkout co;
+	if (!rc)
+		rc = payments_checkout(app, req->who.user_id, me.email, amount,
+				       currency ? currency : app->cfg->billing.currency, &co, &e);
+	if (rc) {
+		api_error(res, rc, &e);
+		return;
+	}
+	char price[32];
+	snprintf(price, sizeof price, "%lld.%02lld", (long long)(co.amount_cents / 100), (long long)(co.amount_cents % 100));
+	http_json(res, 201, json_pack("{s:s, s:s, s:o, s:s, s:s}", "charge", co.code, "hosted_url", co.hosted_url,
+				      "credits", credits_json(co.credits), "amount", price, "currency", co.currency));
+}
+
+/* POST /api/admin/users/{id}/credits {credits: "10", reason}: a manual
+ * grant, audited with the admin's ID and the reason. */
+static void admin_grant(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct errinfo e = {0};
+	static const char *const allowed[] = {"credits", "reason", NULL};
+	const char *amount = NULL, *reason = NULL;
+	int64_t micro = 0;
+	int rc = api_only_fields(req->json, allowed, &e);
+	if (!rc)
+		rc = api_str(req->json, "credits", true, &amount, &e);
+	if (!rc)
+		rc = api_str(req->json, "reason", true, &reason, &e);
+	if (!rc && (config_parse_credits(amount, &micro) || micro <= 0 || micro > CREDITS_MAX))
+		rc = err_set(&e, ERR_INVALID, "credits", "credits must be a positive amount like \"10\" or \"2.5\"");
+	if (!rc && (!*reason || strlen(reason) > 200))
+		rc = err_set(&e, ERR_INVALID, "reason", "reason is 1 to 200 characters");
+	if (!rc) {
+		char idem[64];
+		snprintf(idem, sizeof idem, "grant:admin:%s", req->id);
+		rc = credits_grant_audited(app->db, req->who.user_id, http_param(req, "id"), micro, idem, reason);
+		if (rc == ERR_NOTFOUND)
+			err_set(&e, rc, NULL, "no such user");
+	}
+	if (rc) {
+		api_error(res, rc, &e);
+		return;
+	}
+	int64_t b = 0;
+	credits_balance(app->db, http_param(req, "id"), &b);
+	http_json(res, 200, json_pack("{s:o, s:o}", "granted", credits_json(micro), "balance", credits_json(b)));
+}
+
 /* POST /webhooks/coinbase: the provider's call. The raw body is what the
  * signature covers, so the route keeps it unparsed (ROUTE_RAW). */
 static void coinbase_webhook(struct http_request *req, struct http_response *res, void *ctx)
@@ -183,6 +255,8 @@ const struct route api_billing_routes[] = {
 	{"GET", "/api/billing/balance", balance, GUARD_USER, SCOPE_READ, RL_READ, 0, "the caller's credit balance"},
 	{"GET", "/api/billing/receipts", receipts, GUARD_USER, SCOPE_READ, RL_READ, 0, "receipts of purchases"},
 	{"GET", "/api/usage", usage, GUARD_USER, SCOPE_READ, RL_READ, 0, "usage by day, model and key (?format=csv)"},
+	{"POST", "/api/billing/checkout", checkout, GUARD_SESSION, 0, RL_WRITE, ROUTE_JSON, "buy credits: a charge with the payment provider"},
+	{"POST", "/api/admin/users/{id}/credits", admin_grant, GUARD_ADMIN, 0, RL_WRITE, ROUTE_JSON, "grant credits by hand (audited)"},
 	{"POST", "/webhooks/coinbase", coinbase_webhook, GUARD_PUBLIC, 0, RL_WRITE, ROUTE_RAW, "Coinbase Commerce events"},
 	{0},
 };

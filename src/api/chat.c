@@ -173,6 +173,9 @@ static int on_text(void *ud, int index, const char *text, size_t len, int32_t to
 static int on_gone(void *ud)
 {
 	struct call *k = ud;
+	/* the handler may still be opening the stream: wait for it */
+	pthread_mutex_lock(&k->mu);
+	pthread_mutex_unlock(&k->mu);
 	return !k->s || http_stream_gone(k->s);
 }
 

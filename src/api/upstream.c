@@ -45,6 +45,7 @@ struct fwd {
 	char owner[40], key_id[48], endpoint[32], end_user[80];
 	uint64_t start_ns;
 	char curl_err[CURL_ERROR_SIZE];
+	CURL *curl;
 };
 
 static void unref(struct fwd *f)
@@ -108,6 +109,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
 	size_t n = sz * nm;
 	pthread_mutex_lock(&f->mu);
 	if (f->phase == 0) {
+		curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &f->status);
 		f->phase = 1;
 		pthread_cond_broadcast(&f->cv);
 	}
@@ -153,6 +155,7 @@ static void *work(void *arg)
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	CURLcode cc = CURLE_FAILED_INIT;
+	f->curl = c;
 	if (c) {
 		h = curl_slist_append(h, "Content-Type: application/json");
 		if (f->auth[0])
@@ -310,8 +313,6 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 	} else if (f->phase == 2) {
 		http_error(res, 502, "server_error", "upstream_error", NULL, "The upstream server of model '%s' gave an empty answer (HTTP %ld)", f->model, f->status);
 	} else {
-		CURL *dummy = NULL;
-		(void)dummy;
 		long st = f->status;
 		if (st == 0)
 			st = 200;

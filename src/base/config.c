@@ -103,6 +103,7 @@ static const struct key keys[] = {
 	{"auth", "ip_free_failures", K_INT, N(auth, ip_free_failures), "50", 1, 100000, NULL, false},
 	{"auth", "lockout_base", K_DURATION, N(auth, lockout_base), "1s", 1, 3600, NULL, false},
 	{"auth", "lockout_max", K_DURATION, N(auth, lockout_max), "15m", 1, 86400, NULL, false},
+	{"auth", "key_cache_ttl", K_DURATION, N(auth, key_cache_ttl), "2s", 0, 60, NULL, false},
 	{"auth", "failure_window", K_DURATION, N(auth, failure_window), "1h", 60, 30 * 86400, NULL, false},
 };
 

@@ -121,8 +121,6 @@ struct config {
 		char name[64], purpose[CONFIG_STR], data[CONFIG_STR], location[64], since[16];
 	} subprocessors[16];               /* [subprocessor.NAME] sections */
 	int nsubprocessors;
-	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
-	int nmodels;
 	struct {
 		int64_t session_idle;          /* seconds without a request before a session ends */
 		int64_t session_absolute;      /* seconds a session lives at most */
@@ -138,7 +136,10 @@ struct config {
 		int64_t lockout_base;          /* seconds of the first delay; doubles each failure */
 		int64_t lockout_max;           /* longest delay, seconds */
 		int64_t failure_window;        /* seconds after which failures are forgotten */
+		int64_t key_cache_ttl;         /* seconds a checked API key is remembered (0: never) */
 	} auth;
+	struct config_model models[CONFIG_MAX_MODELS]; /* [model.NAME] sections */
+	int nmodels;
 };
 
 /* Defaults into c. */

@@ -21,6 +21,13 @@ long jwt_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 	return (long)len;
 }
 
+void jwt_pkce_s256(const char *verifier, char out[JWT_PKCE_CHALLENGE])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, (const unsigned char *)verifier, strlen(verifier));
+	sodium_bin2base64(out, JWT_PKCE_CHALLENGE, h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
 /* Decode a base64url JSON object part. */
 static json_t *decode_json(const char *p, size_t n)
 {

@@ -34,4 +34,9 @@ int jwt_check_id_claims(const json_t *claims, const char *issuer, const char *cl
  * Returns the length, or -1. */
 long jwt_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 
+/* The PKCE S256 code challenge of verifier (RFC 7636 4.2):
+ * BASE64URL(SHA-256(verifier)), 43 characters and a NUL into out. */
+#define JWT_PKCE_CHALLENGE 44
+void jwt_pkce_s256(const char *verifier, char out[JWT_PKCE_CHALLENGE]);
+
 #endif

@@ -20,6 +20,7 @@
 #include "engine/tensor.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define QUANT_X86 1
 #endif
@@ -461,8 +462,11 @@ static void detect(void)
 {
 #ifdef QUANT_X86
 	__builtin_cpu_init();
-	have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		    __builtin_cpu_supports("f16c");
+	/* clang 14's __builtin_cpu_supports does not know "f16c": ask cpuid
+	 * (leaf 1, ECX bit 29) for that one. */
+	unsigned a, b, c, d;
+	bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+	have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 #endif
 	const char *s = getenv("ATELIER_ENGINE_SCALAR");
 	force_scalar = s && s[0] == '1';

@@ -434,6 +434,8 @@ int acct_signup(struct app *app, const struct acct_signup *s, char user_id[STORE
 		rc = err_set(e, ERR_EXISTS, "username", "this username is taken");
 		goto out;
 	}
+	if (s->vouch && (rc = s->vouch(app, c, email, s->vouch_arg, e)))
+		goto out;
 	if ((rc = vault_seal(c, app->keys, id, "email", email, strlen(email), &sealed_email)))
 		goto out;
 	if (parent[0] && (rc = vault_seal(c, app->keys, id, "parent_email", parent, strlen(parent),
@@ -447,7 +449,7 @@ int acct_signup(struct app *app, const struct acct_signup *s, char user_id[STORE
 		.parent_email_sealed = parent[0] ? sealed_parent.data : NULL,
 		.parent_email_sealed_len = sealed_parent.len,
 		.parent_consent_at = parent[0] ? now : 0,
-		.email_verified_at = s->staff ? now : 0, .now = now,
+		.email_verified_at = s->staff || s->vouch ? now : 0, .now = now,
 	};
 	if ((rc = store_user_insert(c, &nu))) {
 		if (rc == ERR_EXISTS) /* lost a race with the same email or username */
@@ -464,21 +466,23 @@ int acct_signup(struct app *app, const struct acct_signup *s, char user_id[STORE
 	}
 	if (!s->staff) {
 		char token[ACCT_TOKEN], th[CRYPTO_HASH_HEX], base[CONFIG_STR], body[1024];
-		crypto_token(token, sizeof token, NULL);
-		acct_token_hash(token, th);
-		if ((rc = store_token_insert(c, th, "verify", id, now, now + app->cfg->auth.verify_ttl)))
-			goto out;
 		acct_base_url(app, base, sizeof base);
-		snprintf(body, sizeof body,
-			 "Welcome to Atelier, %s.\n\nConfirm your email address by opening this link "
-			 "(it works once, for %lld hours):\n\n%s/#/verify?token=%s\n\n"
-			 "If you did not sign up, ignore this message.\n",
-			 username, (long long)(app->cfg->auth.verify_ttl / 3600), base, token);
-		rc = mail_enqueue(app, c, email, "Confirm your email for Atelier", body, "verify");
-		crypto_wipe(token, sizeof token);
-		crypto_wipe(body, sizeof body);
-		if (rc)
-			goto out;
+		if (!s->vouch) { /* a vouched email needs no confirmation mail */
+			crypto_token(token, sizeof token, NULL);
+			acct_token_hash(token, th);
+			if ((rc = store_token_insert(c, th, "verify", id, now, now + app->cfg->auth.verify_ttl)))
+				goto out;
+			snprintf(body, sizeof body,
+				 "Welcome to Atelier, %s.\n\nConfirm your email address by opening this link "
+				 "(it works once, for %lld hours):\n\n%s/#/verify?token=%s\n\n"
+				 "If you did not sign up, ignore this message.\n",
+				 username, (long long)(app->cfg->auth.verify_ttl / 3600), base, token);
+			rc = mail_enqueue(app, c, email, "Confirm your email for Atelier", body, "verify");
+			crypto_wipe(token, sizeof token);
+			crypto_wipe(body, sizeof body);
+			if (rc)
+				goto out;
+		}
 		if (parent[0]) {
 			snprintf(body, sizeof body,
 				 "The Atelier user %s, who is under 18, signed up and named you as the "
@@ -501,7 +505,7 @@ int acct_signup(struct app *app, const struct acct_signup *s, char user_id[STORE
 	}
 	char detail[96];
 	snprintf(detail, sizeof detail, "{\"age_group\":\"%s\",\"role\":\"%s\"%s}", age_group,
-		 acct_role_name(role), s->staff ? ",\"via\":\"cli\"" : "");
+		 acct_role_name(role), s->staff ? ",\"via\":\"cli\"" : s->vouch ? ",\"via\":\"sso\"" : "");
 	if ((rc = acct_audit(c, id, id, "account.signup", detail, s->ip)))
 		goto out;
 	if ((rc = db_commit(c)))
@@ -561,8 +565,21 @@ int acct_verify_email(struct app *app, const char *token, struct errinfo *e)
 		goto out;
 	}
 	if ((rc = store_user_set_verified(c, uid, time_now())) ||
-	    (rc = acct_audit(c, uid, uid, "account.email_verified", NULL, NULL)) ||
-	    (rc = db_commit(c)))
+	    (rc = acct_audit(c, uid, uid, "account.email_verified", NULL, NULL)))
+		goto out;
+	/* the welcome grant ([credits] signup_grant), once per account, in the
+	 * same transaction as the verification that earns it */
+	if (app->cfg->credits.signup_grant > 0) {
+		char idem[STORE_ID + 16];
+		snprintf(idem, sizeof idem, "grant:signup:%s", uid);
+		rc = store_ledger_add(c, uid, "grant", app->cfg->credits.signup_grant, idem, 0, NULL,
+				      "welcome grant", NULL);
+		if (rc == ERR_EXISTS)
+			rc = ERR_OK;
+		if (rc)
+			goto out;
+	}
+	if ((rc = db_commit(c)))
 		goto out;
 out:
 	if (rc)
@@ -910,6 +927,7 @@ int acct_admin_set_role(struct app *app, const char *actor, const char *uid, con
 	    (rc = acct_sessions_end_all(c, uid, NULL)) ||
 	    (rc = acct_audit(c, actor, uid, "admin.role_changed", detail, ip)) || (rc = db_commit(c)))
 		goto out;
+	acct_key_cache_flush(); /* the user's keys carry the new role at once */
 out:
 	if (rc)
 		db_rollback(c);

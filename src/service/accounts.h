@@ -62,6 +62,14 @@ struct acct_signup {
 	 * verified and no birth date asked (the operator vouches for an adult) */
 	const char *role;
 	bool staff;
+	/* single sign-on (service/oidc.c): when set, called inside the
+	 * sign-up's transaction with the normalized email, before the account
+	 * is written. ERR_OK vouches that the email is the caller's and
+	 * verified: the account is created verified, with no verification
+	 * mail. Any other code aborts the sign-up with it. */
+	int (*vouch)(struct app *app, struct db_conn *c, const char *email, void *arg,
+		     struct errinfo *e);
+	void *vouch_arg;
 };
 
 /* Create an account and mail a verification link. Under 13: ERR_UNSUPPORTED
@@ -109,6 +117,16 @@ struct acct_login {
 int acct_login(struct app *app, const char *login, const char *pw, size_t n,
 	       const char *user_agent, const char *ip, const char *old_session_id,
 	       struct acct_login *out, struct errinfo *e);
+
+/* Sign in the account whose email is email, vouched for as verified by a
+ * single sign-on provider (service/oidc.c): what acct_login does once the
+ * password is right (a two-factor challenge if the user has it on), with
+ * via = how in the audit. ERR_NOTFOUND when no account has the email;
+ * ERR_FORBIDDEN when one has it but never confirmed it (it may have been
+ * made by someone else, so it is not handed to the provider's user). */
+int acct_login_external(struct app *app, const char *email, const char *how,
+			const char *user_agent, const char *ip, const char *old_session_id,
+			struct acct_login *out, struct errinfo *e);
 
 /* The user of a pending two-factor challenge, without using it:
  * ERR_AUTH when unknown, used or expired. */
@@ -167,6 +185,10 @@ const char *acct_cookie_name(const struct app *app, bool tls);
  * indexed lookup; activity is written at most once a minute. */
 int acct_authenticate(struct app *app, const char *cookie, const char *authorization,
 		      struct acct_principal *p);
+
+/* Forget every cached API-key check at once (see sessions.c): after a key
+ * is revoked, a role changes, or an account is erased. */
+void acct_key_cache_flush(void);
 
 /* --- profile ------------------------------------------------------------- */
 

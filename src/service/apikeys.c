@@ -99,6 +99,7 @@ int acct_key_revoke(struct app *app, const char *user_id, const char *key_id, co
 	}
 	if ((rc = acct_audit(c, user_id, user_id, "key.revoked", detail, ip)) || (rc = db_commit(c)))
 		goto out;
+	acct_key_cache_flush(); /* revoked at once, cache or not */
 out:
 	if (rc)
 		db_rollback(c);

@@ -9,7 +9,9 @@
  */
 #include "service/credits.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -47,6 +49,30 @@ int credits_add(struct db *db, const char *owner, const char *kind, int64_t amou
 	if (applied)
 		*applied = true;
 out:
+	db_put(c);
+	return rc;
+}
+
+int credits_grant_audited(struct db *db, const char *actor, const char *user_id, int64_t amount,
+			  const char *idem, const char *reason)
+{
+	if (!valid_amount(amount))
+		return ERR_INVALID;
+	struct db_conn *c = db_get(db);
+	struct store_user u;
+	json_t *d = json_pack("{s:s, s:I}", "reason", reason ? reason : "", "micro_credits", (json_int_t)amount);
+	char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	json_decref(d);
+	int rc = detail ? db_begin(c) : ERR_NOMEM;
+	if (rc)
+		goto out;
+	if ((rc = store_user_by_id(c, user_id, &u)) ||
+	    (rc = store_ledger_add(c, user_id, "grant", amount, idem, 0, NULL, reason, NULL)) ||
+	    (rc = store_audit_add(c, actor, user_id, "credits.granted", detail, NULL)) ||
+	    (rc = db_commit(c)))
+		db_rollback(c);
+out:
+	free(detail);
 	db_put(c);
 	return rc;
 }

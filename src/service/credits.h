@@ -27,6 +27,12 @@
 int credits_add(struct db *db, const char *owner, const char *kind, int64_t amount,
 		const char *idem, const char *note, bool *applied);
 
+/* An admin's manual grant to an existing user, with an audit entry naming
+ * the actor and the reason, in one transaction. ERR_NOTFOUND if no such
+ * user. */
+int credits_grant_audited(struct db *db, const char *actor, const char *user_id, int64_t amount,
+			  const char *idem, const char *reason);
+
 /* Reserve amount (> 0). ERR_PAYMENT when the balance cannot cover it (and
  * nothing changes). On success *hold identifies the reservation. A repeat of
  * idem returns the same hold. */

@@ -26,6 +26,7 @@ int retention_run(struct app *app, bool dry_run, struct retention_item *items, s
 		{"mail_outbox", c->retention.mail_outbox},
 		{"webhook_events", c->retention.webhook_events},
 		{"audit", c->retention.audit},
+		{"billing", c->retention.billing},
 	};
 	*n = 0;
 	int64_t now = time_now();

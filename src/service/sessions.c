@@ -21,6 +21,7 @@
  * made with the cookie. Sessions end after [auth] session_idle without a
  * request or session_absolute after sign-in, whichever comes first.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -285,6 +286,55 @@ out:
 	return rc;
 }
 
+int acct_login_external(struct app *app, const char *email, const char *how,
+			const char *user_agent, const char *ip, const char *old_session_id,
+			struct acct_login *out, struct errinfo *e)
+{
+	memset(out, 0, sizeof *out);
+	char norm[256], bidx[CRYPTO_HASH_HEX];
+	struct store_user u;
+	int rc = acct_email_normalize(email, norm, sizeof norm, e);
+	if (rc)
+		return rc;
+	crypto_blind_index(app->keys, bidx, norm, strlen(norm));
+	crypto_wipe(norm, sizeof norm);
+	struct db_conn *c = db_get(app->db);
+	if ((rc = db_begin(c)))
+		goto out;
+	if ((rc = store_user_by_email(c, bidx, &u)))
+		goto out;
+	if (!u.email_verified_at) {
+		rc = err_set(e, ERR_FORBIDDEN, NULL,
+			     "an account with this email exists but its email was never confirmed; "
+			     "confirm it from the mail we sent, or reset its password");
+		goto out;
+	}
+	if (u.totp_enabled) {
+		/* the provider stands for the password, never for the second factor */
+		char th[CRYPTO_HASH_HEX], detail[64];
+		int64_t now = time_now();
+		crypto_token(out->challenge, sizeof out->challenge, NULL);
+		acct_token_hash(out->challenge, th);
+		snprintf(detail, sizeof detail, "{\"via\":\"%s\",\"next\":\"2fa\"}", how);
+		if ((rc = store_token_insert(c, th, "2fa", u.id, now, now + CHALLENGE_TTL)) ||
+		    (rc = acct_audit(c, u.id, u.id, "auth.login_external_ok", detail, ip)))
+			goto out;
+		out->two_factor_required = 1;
+		snprintf(out->user_id, sizeof out->user_id, "%s", u.id);
+	} else if ((rc = login_finish(app, c, u.id, user_agent, ip, old_session_id, out, how))) {
+		goto out;
+	}
+	if ((rc = db_commit(c)) == ERR_OK)
+		mail_kick(app->mail);
+out:
+	if (rc) {
+		db_rollback(c);
+		memset(out, 0, sizeof *out);
+	}
+	db_put(c);
+	return rc;
+}
+
 int acct_challenge_peek(struct app *app, struct db_conn *c, const char *challenge,
 			char user_id[STORE_ID])
 {
@@ -417,6 +467,73 @@ static int by_session(struct app *app, const char *cookie, struct acct_principal
 	return ERR_OK;
 }
 
+/* The key cache. A key check is one SHA-256 and one indexed lookup; on this
+ * machine that lookup is a fifth of what a small request costs, so a key that
+ * was just checked is remembered for [auth] key_cache_ttl (default 2 s).
+ * Revoking a key or changing a role on this node flushes the cache at once
+ * (acct_key_cache_flush); another node sharing the database sees the change
+ * within the TTL. Only valid keys are cached, so guessing costs a lookup. */
+#define KC_SLOTS 4096 /* direct-mapped by hash */
+#define KC_LOCKS 64
+
+struct kc_entry {
+	char hash[CRYPTO_HASH_HEX];
+	char key_id[STORE_ID];
+	char user_id[STORE_ID];
+	enum acct_role role;
+	unsigned scopes;
+	int64_t expires_at, last_used, fetched_ms;
+	uint64_t gen;
+};
+
+static struct kc_entry kc[KC_SLOTS];
+static pthread_mutex_t kc_mu[KC_LOCKS];
+static pthread_once_t kc_once = PTHREAD_ONCE_INIT;
+static uint64_t kc_gen = 1; /* entries of an older generation are void */
+
+static void kc_init(void)
+{
+	for (int i = 0; i < KC_LOCKS; i++)
+		pthread_mutex_init(&kc_mu[i], NULL);
+}
+
+void acct_key_cache_flush(void)
+{
+	__atomic_add_fetch(&kc_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+static size_t kc_slot(const char *hash)
+{
+	size_t h = 0;
+	for (int i = 0; i < 8; i++)
+		h = h * 16 + (size_t)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return h & (KC_SLOTS - 1);
+}
+
+/* 1 and *out filled when hash is cached and fresh. */
+static int kc_get(const char *hash, int64_t ttl_ms, struct kc_entry *out)
+{
+	size_t i = kc_slot(hash);
+	uint64_t gen = __atomic_load_n(&kc_gen, __ATOMIC_SEQ_CST);
+	int hit = 0;
+	pthread_mutex_lock(&kc_mu[i % KC_LOCKS]);
+	if (kc[i].gen == gen && !memcmp(kc[i].hash, hash, CRYPTO_HASH_HEX - 1) &&
+	    time_now_ms() - kc[i].fetched_ms < ttl_ms) {
+		*out = kc[i];
+		hit = 1;
+	}
+	pthread_mutex_unlock(&kc_mu[i % KC_LOCKS]);
+	return hit;
+}
+
+static void kc_put(const struct kc_entry *e)
+{
+	size_t i = kc_slot(e->hash);
+	pthread_mutex_lock(&kc_mu[i % KC_LOCKS]);
+	kc[i] = *e;
+	pthread_mutex_unlock(&kc_mu[i % KC_LOCKS]);
+}
+
 static int by_key(struct app *app, const char *authz, struct acct_principal *p)
 {
 	if (strncasecmp(authz, "Bearer ", 7) != 0)
@@ -426,28 +543,48 @@ static int by_key(struct app *app, const char *authz, struct acct_principal *p)
 		secret++;
 	if (!acct_token_wellformed(secret, "sk-"))
 		return ERR_AUTH;
-	char th[CRYPTO_HASH_HEX];
-	acct_token_hash(secret, th);
-	struct store_key k;
-	struct db_conn *c = db_get(app->db);
-	int rc = store_key_by_hash(c, th, &k);
-	int64_t now = time_now();
-	if (rc == ERR_OK) {
-		if (k.expires_at && now >= k.expires_at)
-			rc = ERR_AUTH;
-		else if (now - k.last_used >= TOUCH_EVERY)
-			store_key_touch(c, k.id, now); /* cheap: at most once a minute a key */
+	pthread_once(&kc_once, kc_init);
+	struct kc_entry ce;
+	acct_token_hash(secret, ce.hash);
+	int64_t now = time_now(), ttl_ms = app->cfg->auth.key_cache_ttl * 1000;
+	if (!kc_get(ce.hash, ttl_ms, &ce)) {
+		/* the one indexed lookup */
+		uint64_t gen = __atomic_load_n(&kc_gen, __ATOMIC_SEQ_CST);
+		struct store_key k;
+		struct db_conn *c = db_get(app->db);
+		int rc = store_key_by_hash(c, ce.hash, &k);
+		db_put(c);
+		if (rc == ERR_NOTFOUND)
+			return ERR_AUTH;
+		if (rc)
+			return rc;
+		snprintf(ce.key_id, sizeof ce.key_id, "%s", k.id);
+		snprintf(ce.user_id, sizeof ce.user_id, "%s", k.user_id);
+		ce.role = acct_role_parse(k.role);
+		ce.scopes = k.scopes;
+		ce.expires_at = k.expires_at;
+		ce.last_used = k.last_used;
+		ce.fetched_ms = time_now_ms();
+		ce.gen = gen; /* a flush during the lookup voids this entry */
+		if (ttl_ms > 0)
+			kc_put(&ce);
 	}
-	db_put(c);
-	if (rc == ERR_NOTFOUND)
+	if (ce.expires_at && now >= ce.expires_at)
 		return ERR_AUTH;
-	if (rc)
-		return rc;
+	if (now - ce.last_used >= TOUCH_EVERY) {
+		/* last use is written at most once a minute a key */
+		struct db_conn *c = db_get(app->db);
+		store_key_touch(c, ce.key_id, now);
+		db_put(c);
+		ce.last_used = now;
+		if (ttl_ms > 0)
+			kc_put(&ce);
+	}
 	p->via = 2;
-	p->role = acct_role_parse(k.role);
-	snprintf(p->user_id, sizeof p->user_id, "%s", k.user_id);
-	snprintf(p->key_id, sizeof p->key_id, "%s", k.id);
-	p->scopes = k.scopes;
+	p->role = ce.role;
+	snprintf(p->user_id, sizeof p->user_id, "%s", ce.user_id);
+	snprintf(p->key_id, sizeof p->key_id, "%s", ce.key_id);
+	p->scopes = ce.scopes;
 	return ERR_OK;
 }
 

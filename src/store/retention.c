@@ -23,6 +23,9 @@ static const struct category categories[] = {
 	{"webhook_events", "SELECT COUNT(*) FROM webhook_events WHERE received_at < ?",
 	 {"DELETE FROM webhook_events WHERE received_at < ?", NULL}},
 	{"audit", "SELECT COUNT(*) FROM audit WHERE at < ?", {"DELETE FROM audit WHERE at < ?", NULL}},
+	/* billing records: kept for [retention] billing (tax law), then gone */
+	{"billing", "SELECT COUNT(*) FROM receipts WHERE issued_at < ?",
+	 {"DELETE FROM charges WHERE created_at < ?", "DELETE FROM receipts WHERE issued_at < ?"}},
 };
 
 static const struct category *find(const char *name)

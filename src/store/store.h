@@ -100,6 +100,24 @@ int store_oidc_flow_put(struct db_conn *c, const char *state_hash, const char *n
 int store_oidc_flow_take(struct db_conn *c, const char *state_hash, int64_t now, char *nonce,
 			 char *verifier);
 
+/* oidc_signups (0006; service/oidc.c) ------------------------------------ */
+
+/* Keep a verified email (sealed, vault owner "sso:<token_hash>") for a
+ * sign-up, found by the SHA-256 of its token. */
+int store_oidc_signup_put(struct db_conn *c, const char *token_hash, const void *sealed, size_t n,
+			  int64_t now, int64_t expires_at);
+
+/* Append the sealed email of a pending sign-up that has not expired to
+ * sealed: ERR_NOTFOUND if unknown, used or expired. */
+int store_oidc_signup_get(struct db_conn *c, const char *token_hash, int64_t now, struct buf *sealed);
+
+/* Delete one; *deleted (may be NULL): rows removed, 0 when another request
+ * used it first. */
+int store_oidc_signup_delete(struct db_conn *c, const char *token_hash, int64_t *deleted);
+
+/* Up to max token hashes of expired pending sign-ups into hashes, *n of them. */
+int store_oidc_signup_expired(struct db_conn *c, int64_t now, char hashes[][65], int max, int *n);
+
 /* owner_keys ------------------------------------------------------------ */
 
 /* The wrapped key of owner into out (cap bytes): ERR_NOTFOUND if none. */

@@ -363,4 +363,15 @@ describe('command line', () => {
     const rows = JSON.parse(r.stdout);
     assert.ok(rows.every((x) => x.method && x.path && x.guard));
   });
+
+  test('config prints the effective configuration and hides secrets', async () => {
+    const r = await runCli(['config'], { ATELIER_COINBASE_API_KEY: 'cc-secret-value', ATELIER_SERVER_THREADS: '7' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\[server\]\nlisten = 127\.0\.0\.1:8080\n/);
+    assert.match(r.stdout, /threads = 7\n/);
+    assert.match(r.stdout, /api_key = \(set\)/);
+    assert.ok(!r.stdout.includes('cc-secret-value'));
+    const bad = await runCli(['config'], { ATELIER_SERVER_THREADS: 'many' });
+    assert.equal(bad.code, 2);
+  });
 });

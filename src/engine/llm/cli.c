@@ -32,6 +32,7 @@
 
 #if __has_include("engine/llm/tokenizer.h")
 #include "engine/llm/tokenizer.h"
+#include "engine/llm/vocab.h"
 #define HAVE_TOKENIZER 1
 #endif
 
@@ -367,49 +368,6 @@ out:
 /* ---- run ---- */
 
 #ifdef HAVE_TOKENIZER
-/* Fill a vocabulary description from the GGUF metadata (borrowed pointers
- * into the reader's storage). */
-static int vocab_from_gguf(const struct gguf *g, struct tok_vocab *v, struct errinfo *e)
-{
-	memset(v, 0, sizeof *v);
-	const void *data;
-	size_t n;
-	int rc;
-	if ((rc = gguf_get_str(g, "tokenizer.ggml.model", &v->model, e)))
-		return rc;
-	if (gguf_get_str(g, "tokenizer.ggml.pre", &v->pre, NULL))
-		v->pre = NULL;
-	if ((rc = gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_STRING, &data, &n, e)))
-		return rc;
-	v->tokens = data;
-	v->n_tokens = n;
-	if (!gguf_get_arr(g, "tokenizer.ggml.scores", GGUF_F32, &data, &n, NULL) && n == v->n_tokens)
-		v->scores = data;
-	if (!gguf_get_arr(g, "tokenizer.ggml.token_type", GGUF_I32, &data, &n, NULL) && n == v->n_tokens)
-		v->types = data;
-	if (!gguf_get_arr(g, "tokenizer.ggml.merges", GGUF_STRING, &data, &n, NULL)) {
-		v->merges = data;
-		v->n_merges = n;
-	}
-	static const struct {
-		const char *key;
-		size_t off;
-	} ids[] = {
-		{"tokenizer.ggml.bos_token_id", offsetof(struct tok_vocab, bos)},
-		{"tokenizer.ggml.eos_token_id", offsetof(struct tok_vocab, eos)},
-		{"tokenizer.ggml.unknown_token_id", offsetof(struct tok_vocab, unk)},
-		{"tokenizer.ggml.padding_token_id", offsetof(struct tok_vocab, pad)},
-	};
-	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		uint32_t u;
-		int32_t *dst = (int32_t *)((char *)v + ids[i].off);
-		*dst = (!gguf_get_u32(g, ids[i].key, &u, NULL) && u < v->n_tokens) ? (int32_t)u : -1;
-	}
-	bool b;
-	v->add_bos = !gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, NULL) ? b : !strcmp(v->model, "llama");
-	return 0;
-}
-
 struct run_state {
 	const struct tokenizer *tok;
 	struct tok_stream st;
@@ -495,7 +453,7 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	const struct llm_hparams *hp = llm_model_hparams(m);
 	struct tok_vocab v;
-	if (vocab_from_gguf(llm_model_gguf(m), &v, &e) || tok_new(&tk, &v, &e))
+	if (llm_vocab_from_gguf(llm_model_gguf(m), &v, &e) || tok_new(&tk, &v, &e))
 		goto fail;
 	const char *input = prompt;
 	if (chat) {

@@ -62,9 +62,12 @@ struct tok_vocab {
 struct tokenizer;
 
 /* Build a tokenizer from v, copying everything it keeps. ERR_UNSUPPORTED for
- * another model kind, ERR_CORRUPT for an inconsistent vocabulary (a merge
- * naming an unknown token, an id out of range, a "gpt2" vocabulary that lacks
- * a single-byte token is accepted: such bytes encode as unk). */
+ * another model kind, ERR_CORRUPT for an inconsistent vocabulary (a missing
+ * token string, a merge that is not "a b", a bos/eos/unk/pad id out of range,
+ * a "gpt2" vocabulary without merges), ERR_TOOBIG past TOK_MAX_VOCAB tokens or
+ * a token longer than TOK_MAX_PIECE. Merges naming unknown tokens are skipped,
+ * as llama.cpp does; bytes with no token of their own encode as unk (or are
+ * dropped when there is none). */
 int tok_new(struct tokenizer **out, const struct tok_vocab *v, struct errinfo *e);
 
 /* Accepts NULL. */

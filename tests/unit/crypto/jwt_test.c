@@ -110,6 +110,15 @@ static void claims_are_checked(void **state)
 	json_decref(m);
 }
 
+/* REQ: ACC-6. RFC 7636 Appendix B: the S256 challenge of its verifier. */
+static void pkce_s256_matches_rfc7636(void **state)
+{
+	(void)state;
+	char ch[JWT_PKCE_CHALLENGE];
+	jwt_pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", ch);
+	assert_string_equal(ch, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +127,7 @@ int main(void)
 		cmocka_unit_test(other_algorithms_are_refused),
 		cmocka_unit_test(malformed_tokens_are_invalid),
 		cmocka_unit_test(claims_are_checked),
+		cmocka_unit_test(pkce_s256_matches_rfc7636),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

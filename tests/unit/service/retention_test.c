@@ -129,12 +129,38 @@ static void old_mail_and_its_key_go(void **st)
 	db_put(c);
 }
 
+/* REQ: PAY-4 — billing records are kept for the configured period, then go. */
+static void billing_records_kept_for_their_period(void **st)
+{
+	struct db_conn *c = db_get(app.db);
+	char sql[512];
+	int64_t now = time_now();
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO receipts(id, owner, charge_code, credits, amount_cents, currency, issued_at) VALUES "
+		 "('r-old', 'u', 'C-old', 1, 1, 'USD', %lld), ('r-new', 'u', 'C-new', 1, 1, 'USD', %lld)",
+		 (long long)(now - 8LL * 365 * 86400), (long long)(now - 6LL * 365 * 86400));
+	assert_int_equal(db_exec(c, sql), ERR_OK);
+	db_put(c);
+	struct retention_item items[16];
+	size_t n;
+	assert_int_equal(retention_run(&app, false, items, 16, &n), ERR_OK);
+	assert_int_equal(rows_of(items, n, "billing"), 1);
+	c = db_get(app.db);
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, "SELECT group_concat(id) FROM receipts", &s), 0);
+	assert_int_equal(db_step(s), 1);
+	assert_string_equal(db_col_text(s, 0), "r-new");
+	db_done(s);
+	db_put(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(usage_logs_expire_after_their_period),
 		cmocka_unit_test(a_shorter_period_removes_more),
 		cmocka_unit_test(old_mail_and_its_key_go),
+		cmocka_unit_test(billing_records_kept_for_their_period),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

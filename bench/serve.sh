@@ -1,0 +1,72 @@
+#!/bin/sh
+# bench/serve.sh: the text API under load. N concurrent streaming clients
+# (1, 4, 16) against a builtin model: aggregate tokens/s, time to first
+# token p50/p99, inter-token latency p99; beside `atelier bench` on the same
+# model and threads in the same run. Then the gateway overhead: a request
+# through an Atelier gateway to an upstream Atelier vs straight to it.
+# Targets (issue 5): 16 clients >= 3x one client's tokens/s; gateway p99
+# overhead < 1 ms.
+#
+#   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 ROUNDS=2
+set -eu
+[ -n "${DEBUG:-}" ] && set -x
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+make -s all >/dev/null
+tmp=$(mktemp -d)
+THREADS=${THREADS:-2}
+MAXTOK=${MAXTOK:-64}
+ROUNDS=${ROUNDS:-2}
+MODEL=${MODEL:-}
+if [ -z "$MODEL" ]; then
+	if [ -f models/atelier-tiny.gguf ]; then MODEL=models/atelier-tiny.gguf; else
+		/usr/bin/python3 tools/make_test_models.py "$tmp" llama_q8_0 >/dev/null
+		MODEL=$tmp/llama_q8_0.gguf
+	fi
+fi
+cleanup() { for p in $(cat "$tmp/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# start NAME CONFIG: serve with a fresh data dir; a user and an API key
+start() {
+	port=$(free_port)
+	printf 'violet-kettle-bench-staircase\n' | ./build/atelier admin create-user --email "$1@example.org" \
+		--username "$1" --role user --password-stdin --data-dir "$tmp/$1" >/dev/null 2>&1
+	./build/atelier serve --listen 127.0.0.1:$port --data-dir "$tmp/$1" --config "$2" >/dev/null 2>&1 &
+	echo $! >>"$tmp/pids"
+	wait_http "http://127.0.0.1:$port/healthz"
+	csrf=$(curl -s -c "$tmp/$1.cj" -H 'Content-Type: application/json' \
+		-d "{\"login\":\"$1\",\"password\":\"violet-kettle-bench-staircase\"}" \
+		"http://127.0.0.1:$port/api/auth/login" | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["csrf"])')
+	key=$(curl -s -b "$tmp/$1.cj" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+		-d '{"name":"bench","scopes":["generate"]}' "http://127.0.0.1:$port/api/keys" |
+		/usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["key"])')
+	echo "http://127.0.0.1:$port $key"
+}
+
+cat >"$tmp/up.ini" <<INI
+[model.m]
+backend = builtin
+path = $MODEL
+threads = $THREADS
+max_queue = 256
+INI
+set -- $(start benchup "$tmp/up.ini")
+UP=$1; UPKEY=$2
+cat >"$tmp/gw.ini" <<INI
+[model.r]
+backend = openai
+base_url = $UP/v1
+api_key = $UPKEY
+upstream_model = m
+INI
+set -- $(start benchgw "$tmp/gw.ini")
+GW=$1; GWKEY=$2
+
+echo "model: $MODEL  threads: $THREADS  max_tokens: $MAXTOK"
+echo "reference: atelier bench (single sequence, same model and threads)"
+./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" 2>&1 | tail -4
+for n in 1 4 16; do
+	node bench/serve_client.mjs stream "$UP" "$UPKEY" m "$n" "$MAXTOK" "$ROUNDS"
+done
+node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m 200

@@ -1,0 +1,62 @@
+// bench/serve_client.mjs: N concurrent streaming clients against one
+// Atelier; prints aggregate tokens/s, time to first token p50/p99 and
+// inter-token latency p99. Or, with --overhead, p50/p99 latency of small
+// non-streamed requests to two URLs (gateway vs upstream), interleaved.
+const [, , mode, ...rest] = process.argv;
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] || 0; };
+
+async function stream(url, key, model, maxTokens, seed) {
+  const t0 = performance.now();
+  const r = await fetch(url + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Tell me a story about a garden.' }], max_tokens: maxTokens, seed, stream: true, stream_options: { include_usage: true } }),
+  });
+  const dec = new TextDecoder();
+  let buf = '', first = 0, last = 0, tokens = 0;
+  const gaps = [];
+  for await (const chunk of r.body) {
+    const now = performance.now();
+    buf += dec.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+      if (!ev.startsWith('data: {')) continue;
+      const j = JSON.parse(ev.slice(6));
+      if (j.usage) { tokens = j.usage.completion_tokens; continue; }
+      if (!first) first = now; else gaps.push(now - last);
+      last = now;
+    }
+  }
+  return { ttft: first - t0, gaps, tokens, end: performance.now() };
+}
+
+if (mode === 'stream') {
+  const [url, key, model, n, maxTokens, rounds] = rest;
+  const N = Number(n), R = Number(rounds || 2);
+  const t0 = performance.now();
+  const all = await Promise.all(Array.from({ length: N }, async (_, c) => {
+    const out = [];
+    for (let k = 0; k < R; k++) out.push(await stream(url, key, model, Number(maxTokens), c * 100 + k));
+    return out;
+  }));
+  const flat = all.flat();
+  const secs = (performance.now() - t0) / 1000;
+  const tok = flat.reduce((a, x) => a + x.tokens, 0);
+  const ttft = flat.map((x) => x.ttft), gaps = flat.flatMap((x) => x.gaps);
+  console.log(`clients=${N} tokens=${tok} secs=${secs.toFixed(2)} tok_s=${(tok / secs).toFixed(1)} ttft_p50_ms=${pct(ttft, 0.5).toFixed(1)} ttft_p99_ms=${pct(ttft, 0.99).toFixed(1)} itl_p99_ms=${pct(gaps, 0.99).toFixed(1)}`);
+} else if (mode === 'overhead') {
+  const [gwUrl, gwKey, gwModel, upUrl, upKey, upModel, count] = rest;
+  const one = async (url, key, model) => {
+    const t0 = performance.now();
+    const r = await fetch(url + '/v1/chat/completions', { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1, seed: 1 }) });
+    await r.text();
+    return performance.now() - t0;
+  };
+  const g = [], u = [];
+  for (let i = 0; i < 10; i++) { await one(gwUrl, gwKey, gwModel); await one(upUrl, upKey, upModel); }
+  for (let i = 0; i < Number(count); i++) { g.push(await one(gwUrl, gwKey, gwModel)); u.push(await one(upUrl, upKey, upModel)); }
+  console.log(`direct p50_ms=${pct(u, 0.5).toFixed(2)} p99_ms=${pct(u, 0.99).toFixed(2)}`);
+  console.log(`gateway p50_ms=${pct(g, 0.5).toFixed(2)} p99_ms=${pct(g, 0.99).toFixed(2)}`);
+  console.log(`gateway_overhead p50_ms=${(pct(g, 0.5) - pct(u, 0.5)).toFixed(2)} p99_ms=${(pct(g, 0.99) - pct(u, 0.99)).toFixed(2)}`);
+}

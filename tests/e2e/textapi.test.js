@@ -1,0 +1,299 @@
+// The OpenAI-compatible text API against the real binary and the real
+// engine (a random-weight model made by tools/make_test_models.py), with the
+// official openai SDK as the client. Upstream chaining: one Atelier is the
+// upstream of another.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { startServer, api, BIN } from './lib/server.js';
+import { Client, person } from './lib/accounts.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function makeModel() {
+  const dir = mkdtempSync(join(tmpdir(), 'atelier-models-'));
+  const r = spawnSync('/usr/bin/python3', [join(root, 'tools/make_test_models.py'), dir, 'llama_f32'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return join(dir, 'llama_f32.gguf');
+}
+
+function createUser(dataDir, { email, username, password, role }) {
+  return new Promise((res) => {
+    const p = spawn(BIN, ['admin', 'create-user', '--email', email, '--username', username,
+      '--role', role, '--password-stdin', '--data-dir', dataDir]);
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => res({ code, err }));
+    p.stdin.end(password + '\n');
+  });
+}
+
+// A user made with the CLI, signed in, with an API key of the given scopes.
+async function keyFor(srv, scopes = ['generate', 'read']) {
+  const p = person();
+  const r = await createUser(srv.dataDir, { ...p, role: 'user' });
+  assert.equal(r.code, 0, r.err);
+  const c = new Client(srv.url);
+  assert.equal((await c.login(p.username, p.password)).status, 200);
+  const k = await c.req('POST', '/api/keys', { name: 'test', scopes });
+  assert.equal(k.status, 201, k.text);
+  return { key: k.json.key, client: c };
+}
+
+const sdk = (srv, key) => new OpenAI({ apiKey: key, baseURL: srv.url + '/v1', maxRetries: 0, timeout: 60000 });
+
+describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
+  let srv, key, ai, modelPath;
+
+  before(async () => {
+    modelPath = makeModel();
+    srv = await startServer({
+      config: {
+        server: { debug_routes: 'true', threads: 4 },
+        'model.tiny': { kind: 'text', backend: 'builtin', path: modelPath, threads: 1, context: 256, max_queue: 64 },
+        'model.dear': { kind: 'text', backend: 'builtin', path: modelPath, threads: 1, context: 256, price_prompt: '1000', price_completion: '1000' },
+        'model.broken': { kind: 'text', backend: 'builtin', path: '/nonexistent/model.gguf' },
+      },
+    });
+    ({ key } = await keyFor(srv));
+    ai = sdk(srv, key);
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('GET /v1/models lists configured models with availability; a missing file never crashes (REQ: GEN-8)', async () => {
+    const list = await ai.models.list();
+    const byId = Object.fromEntries(list.data.map((m) => [m.id, m]));
+    assert.equal(byId.tiny.available, true);
+    assert.equal(byId.broken.available, false);
+    assert.match(byId.broken.unavailable_reason, /cannot load/);
+    const e = await ai.chat.completions.create({ model: 'broken', messages: [{ role: 'user', content: 'hi' }] }).catch((x) => x);
+    assert.equal(e.status, 503);
+  });
+
+  test('chat completion: shape, usage, finish_reason length', async () => {
+    const r = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }], max_tokens: 8, seed: 1 });
+    assert.match(r.id, /^chatcmpl-/);
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.model, 'tiny');
+    assert.ok(r.created > 0 && r.system_fingerprint);
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.equal(typeof r.choices[0].message.content, 'string');
+    assert.ok(['length', 'stop'].includes(r.choices[0].finish_reason));
+    assert.ok(r.usage.completion_tokens <= 8 && r.usage.completion_tokens >= 1);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+  });
+
+  test('completions: usage prompt_tokens matches the tokenizer count (byte-fallback vocabulary: BOS + bytes of "▁" + text)', async () => {
+    const prompt = 'abc def';
+    const r = await ai.completions.create({ model: 'tiny', prompt, max_tokens: 5, temperature: 0 });
+    assert.equal(r.object, 'text_completion');
+    assert.match(r.id, /^cmpl-/);
+    const expected = 1 + Buffer.byteLength('▁' + prompt.replace(/ /g, '▁'));
+    assert.equal(r.usage.prompt_tokens, expected);
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.equal(r.usage.completion_tokens, 5);
+  });
+
+  test('same seed gives the same text; n > 1 gives n choices', async () => {
+    const body = { model: 'tiny', messages: [{ role: 'user', content: 'tell me' }], max_tokens: 12, seed: 42, temperature: 1.0 };
+    const a = await ai.chat.completions.create(body);
+    const b = await ai.chat.completions.create(body);
+    assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+    const many = await ai.chat.completions.create({ ...body, n: 3 });
+    assert.equal(many.choices.length, 3);
+    assert.deepEqual(many.choices.map((c) => c.index), [0, 1, 2]);
+    assert.equal(many.choices[0].message.content, a.choices[0].message.content, 'choice 0 uses the seed itself');
+  });
+
+  test('streamed chat: chunks, [DONE], include_usage (REQ: GEN-1)', async () => {
+    const stream = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'stream it' }], max_tokens: 10, seed: 7, stream: true, stream_options: { include_usage: true } });
+    let text = '', finish = null, usage = null, n = 0;
+    for await (const c of stream) {
+      n++;
+      assert.equal(c.object, 'chat.completion.chunk');
+      if (c.choices.length) {
+        text += c.choices[0].delta.content || '';
+        if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+      }
+      if (c.usage) usage = c.usage;
+    }
+    assert.ok(n >= 2);
+    assert.ok(finish);
+    assert.ok(usage && usage.completion_tokens >= 1);
+    const whole = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'stream it' }], max_tokens: 10, seed: 7 });
+    assert.equal(text, whole.choices[0].message.content, 'streamed and whole answers agree');
+  });
+
+  test('stop sequences end the text before the stop string', async () => {
+    const base = { model: 'tiny', prompt: 'x', max_tokens: 40, seed: 3, temperature: 1 };
+    const full = (await ai.completions.create(base)).choices[0].text;
+    assert.ok(full.length >= 4, 'model produced text');
+    const i = [...full].findIndex((ch, j) => j >= 1 && /[A-Za-z0-9]/.test(ch));
+    assert.ok(i >= 1, 'an ASCII letter to stop at');
+    const stop = [...full][i];
+    const r = await ai.completions.create({ ...base, stop: [stop] });
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.choices[0].text, full.slice(0, full.indexOf(stop)));
+    assert.ok(!r.choices[0].text.includes(stop));
+  });
+
+  test('logprobs and top_logprobs', async () => {
+    const r = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 3, logprobs: true, top_logprobs: 2, seed: 5 });
+    const lp = r.choices[0].logprobs.content;
+    assert.ok(lp.length >= 1);
+    assert.ok(lp[0].logprob <= 0);
+    assert.equal(lp[0].top_logprobs.length, 2);
+    assert.ok(lp[0].top_logprobs[0].logprob >= lp[0].top_logprobs[1].logprob);
+  });
+
+  test('bad input: OpenAI error shape through the SDK, server unaffected', async () => {
+    const m = [{ role: 'user', content: 'hi' }];
+    const cases = [
+      [{ model: 'nope', messages: m }, 404, 'model_not_found', 'model'],
+      [{ model: 'tiny', messages: [] }, 400, null, 'messages'],
+      [{ model: 'tiny', messages: [{ role: 'wizard', content: 'x' }] }, 400, null, 'messages'],
+      [{ model: 'tiny', messages: m, temperature: 'hot' }, 400, null, 'temperature'],
+      [{ model: 'tiny', messages: m, temperature: 3 }, 400, null, 'temperature'],
+      [{ model: 'tiny', messages: m, top_p: 2 }, 400, null, 'top_p'],
+      [{ model: 'tiny', messages: m, max_tokens: 0 }, 400, null, 'max_tokens'],
+      [{ model: 'tiny', messages: m, n: 9 }, 400, null, 'n'],
+      [{ model: 'tiny', messages: m, stop: ['a', 'b', 'c', 'd', 'e'] }, 400, null, 'stop'],
+      [{ model: 'tiny', messages: m, presence_penalty: 5 }, 400, null, 'presence_penalty'],
+      [{ model: 'tiny', messages: m, seed: 1.5 }, 400, null, 'seed'],
+      [{ model: 'tiny', messages: [{ role: 'user', content: 'word '.repeat(200) }] }, 400, 'context_length_exceeded', 'messages'],
+    ];
+    for (const [body, status, code, param] of cases) {
+      const e = await ai.chat.completions.create(body).catch((x) => x);
+      assert.ok(e instanceof OpenAI.APIError, JSON.stringify(body).slice(0, 80));
+      assert.equal(e.status, status, JSON.stringify(body).slice(0, 80));
+      if (code) assert.equal(e.code, code);
+      assert.equal(e.param, param);
+    }
+    assert.ok((await ai.chat.completions.create({ model: 'nope', messages: m }).catch((x) => x)) instanceof OpenAI.NotFoundError);
+    // invalid UTF-8 in the body
+    const bad = Buffer.concat([Buffer.from('{"model":"tiny","messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+    let r = await fetch(srv.url + '/v1/chat/completions', { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: bad });
+    assert.equal(r.status, 400);
+    // oversized body
+    r = await fetch(srv.url + '/v1/chat/completions', { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x'.repeat(3 << 20) }] }) });
+    assert.equal(r.status, 413);
+    // missing and wrong key
+    const anon = await sdk(srv, 'sk-' + 'A'.repeat(43)).chat.completions.create({ model: 'tiny', messages: m }).catch((x) => x);
+    assert.ok(anon instanceof OpenAI.AuthenticationError);
+    r = await fetch(srv.url + '/v1/chat/completions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(r.status, 401);
+    // still serving
+    const ok = await ai.chat.completions.create({ model: 'tiny', messages: m, max_tokens: 2 });
+    assert.equal(ok.choices.length, 1);
+  });
+
+  test('a revoked key is refused', async () => {
+    const { key: k2, client } = await keyFor(srv);
+    const a2 = sdk(srv, k2);
+    await a2.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 });
+    const id = (await client.req('GET', '/api/keys')).json.keys[0].id;
+    assert.equal((await client.req('DELETE', `/api/keys/${id}`)).status, 204);
+    const e = await a2.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }).catch((x) => x);
+    assert.equal(e.status, 401);
+  });
+
+  test('402 insufficient_quota when the balance does not cover the worst case; nothing charged (REQ: PAY-5)', async () => {
+    const e = await ai.chat.completions.create({ model: 'dear', messages: [{ role: 'user', content: 'x' }], max_tokens: 5 }).catch((x) => x);
+    assert.equal(e.status, 402);
+    assert.equal(e.code, 'insufficient_quota');
+  });
+
+  test('several parallel streams complete (continuous batching)', async () => {
+    const runs = [];
+    for (let i = 0; i < 6; i++) {
+      runs.push((async () => {
+        const s = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: `p${i}` }], max_tokens: 20, seed: i, stream: true });
+        let t = '', fin = null;
+        for await (const c of s) { if (c.choices[0]) { t += c.choices[0].delta.content || ''; fin = c.choices[0].finish_reason || fin; } }
+        return { t, fin, i };
+      })());
+    }
+    const res = await Promise.all(runs);
+    for (const r of res) assert.ok(r.fin, `stream ${r.i} finished`);
+    // a parallel stream gives the same text as the same request alone
+    const alone = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'p3' }], max_tokens: 20, seed: 3 });
+    assert.equal(res[3].t, alone.choices[0].message.content, 'batching does not change a sequence');
+  });
+
+  test('a client that disconnects stops its generation and frees the slot; usage row says 499 (REQ: USE-1)', async () => {
+    // eight long neighbours make every step wide, so the aborted request is
+    // still generating when its client leaves (the tiny model is fast alone)
+    const neighbours = Array.from({ length: 8 }, (_, i) => ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: `n${i}` }], max_tokens: 220, temperature: 0 }));
+    const ctl = new AbortController();
+    const s = await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'long' }], max_tokens: 220, temperature: 0, stream: true }, { signal: ctl.signal });
+    let got = 0;
+    try { for await (const c of s) { if (++got === 3) ctl.abort(); } } catch { /* aborted */ }
+    await Promise.all(neighbours);
+    await sleep(300);
+    // all slots free again: 16 parallel requests complete
+    const all = await Promise.all(Array.from({ length: 16 }, (_, i) => ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 2 })));
+    assert.equal(all.length, 16);
+    const usage = await api(srv.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal(usage.status, 200, usage.text);
+    assert.match(usage.text, /,499,/);
+  });
+
+  test('no prompt or output in the logs', async () => {
+    const secret = 'zebra-quasar-7731';
+    await ai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: secret }], max_tokens: 2, user: 'end-user-42' });
+    await sleep(100);
+    assert.ok(!srv.logs.join('\n').includes(secret));
+    assert.ok(!srv.logs.join('\n').includes('end-user-42'));
+  });
+});
+
+describe('upstream backend: Atelier in front of Atelier (REQ: GEN-8)', () => {
+  let up, gw, ai, upKey;
+  before(async () => {
+    const modelPath = makeModel();
+    up = await startServer({ config: { 'model.tiny': { kind: 'text', backend: 'builtin', path: modelPath, threads: 1, context: 256 } } });
+    ({ key: upKey } = await keyFor(up));
+    gw = await startServer({
+      config: {
+        'model.remote': { kind: 'text', backend: 'openai', base_url: up.url + '/v1', api_key: upKey, upstream_model: 'tiny' },
+        'model.gone': { kind: 'text', backend: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'x' },
+      },
+    });
+    const { key } = await keyFor(gw);
+    ai = sdk(gw, key);
+  });
+  after(async () => { await gw?.stop(); await up?.stop(); });
+
+  test('plain and streamed requests pass through; same seed, same text as the upstream', async () => {
+    const body = { model: 'remote', messages: [{ role: 'user', content: 'via gateway' }], max_tokens: 8, seed: 11 };
+    const r = await ai.chat.completions.create(body);
+    assert.equal(r.choices.length, 1);
+    assert.ok(r.usage.completion_tokens >= 1);
+    const direct = await sdk(up, upKey).chat.completions.create({ ...body, model: 'tiny' });
+    assert.equal(r.choices[0].message.content, direct.choices[0].message.content);
+    const s = await ai.chat.completions.create({ ...body, stream: true });
+    let t = '';
+    for await (const c of s) { assert.equal(c.model, 'remote'); assert.ok(!c.usage, 'no usage chunk unless asked'); t += c.choices[0]?.delta?.content || ''; }
+    assert.equal(t, direct.choices[0].message.content);
+    const list = await ai.models.list();
+    const byId = Object.fromEntries(list.data.map((m) => [m.id, m]));
+    assert.equal(byId.remote.available, true);
+    assert.equal(byId.gone.available, false);
+  });
+
+  test('upstream errors keep the OpenAI shape; unreachable upstream is 503', async () => {
+    const e = await ai.chat.completions.create({ model: 'remote', messages: [{ role: 'user', content: 'x' }], temperature: 1.5, top_p: 0 + 1, n: 1, max_tokens: 100000 }).catch((x) => x);
+    assert.ok(e instanceof OpenAI.APIError || e.choices, 'answer or OpenAI error');
+    const g = await ai.chat.completions.create({ model: 'gone', messages: [{ role: 'user', content: 'x' }] }).catch((x) => x);
+    assert.equal(g.status, 503);
+    assert.match(g.message, /cannot be reached/);
+  });
+});
