@@ -18,6 +18,7 @@ const routes = {
   '/': { title: 'Welcome', who: 'any', render: home },
   '/signin': { title: 'Sign in', who: 'guest', render: auth.signin },
   '/signup': { title: 'Create an account', who: 'guest', render: auth.signup },
+  '/2fa': { title: 'Two-step sign-in', who: 'guest', render: auth.twofa },
   '/verify': { title: 'Confirm your email', who: 'any', render: auth.verify },
   '/forgot': { title: 'Forgotten password', who: 'any', render: auth.forgot },
   '/reset': { title: 'Choose a new password', who: 'any', render: auth.reset },

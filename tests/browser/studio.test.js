@@ -106,7 +106,8 @@ describe('studio in chromium', () => {
       config: {
         server: { public_url: `http://127.0.0.1:${port}` },
         mail: { smtp_url: smtp.url },
-        'model.tiny': { path: join(tmp, 'tiny.gguf'), price_prompt: '0', price_completion: '0' },
+        'model.tiny': { path: join(tmp, 'tiny.gguf'), price_prompt: '0.5', price_completion: '1' },
+        credits: { signup_grant: '10' },
       },
     });
     origin = srv.url;
@@ -178,6 +179,8 @@ describe('studio in chromium', () => {
   test('sign-in form works with the keyboard only, focus visible; only the session cookie is set (REQ: ACC-4, REQ: COOK-1)', async () => {
     await go('#/signin');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    assert.equal(await page.getByRole('link', { name: /Google/ }).count(), 0, 'no Google button where SSO is not configured');
     const focused = () => page.evaluate(() => {
       const el = document.activeElement;
       const cs = getComputedStyle(el);
@@ -311,7 +314,11 @@ describe('studio in chromium', () => {
   test('credits and usage: balance, prices, a chart by day and model drawn in SVG, CSV download (REQ: PAY-1, REQ: USE-2)', async () => {
     await page.getByRole('link', { name: 'Credits' }).click();
     await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
-    assert.match(await page.locator('#balance').textContent(), /^0 credits$/);
+    // 10 credits on sign-up, less what the chat cost at the published price
+    const shown = await page.locator('#balance').textContent();
+    const credits = await page.evaluate(async () => (await (await fetch('/api/billing/balance')).json()).credits);
+    assert.equal(shown, `${Number(credits)} credits`);
+    assert.ok(Number(credits) < 10 && Number(credits) > 9, `the chat was charged: ${credits}`);
     assert.match(await page.locator('table', { hasText: 'Price of each model' }).textContent(), /tiny/);
     const bars = page.locator('svg.chart rect.bar');
     await bars.first().waitFor();
@@ -323,6 +330,8 @@ describe('studio in chromium', () => {
     await page.getByLabel('Show').selectOption('calls');
     // today's calls: the streamed one(s) and the one refused for max_tokens (USE-1 logs each)
     assert.equal(await page.locator('svg.chart rect.bar').first().getAttribute('data-value'), String(attempts + 1));
+    await page.getByLabel('Show').selectOption('credits');
+    assert.ok(Number(await page.locator('svg.chart rect.bar').first().getAttribute('data-value')) > 0, 'credits spent are drawn');
     const href = await page.locator('#csv').getAttribute('href');
     assert.match(href, /^\/api\/usage\?format=csv&from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}$/);
     const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { ct: r.headers.get('content-type'), text: await r.text() }; }, href);

@@ -1,7 +1,22 @@
 // auth.js: sign up (with the age rules: AGE-1, AGE-2), email verification
 // (ACC-3), sign in with the two-factor step (ACC-5), and password reset.
-import { api, setCsrf, offers } from './api.js';
+import { api, setCsrf } from './api.js';
 import { h, field, submitting, title, values, showError } from './ui.js';
+
+let methods = null;
+/* The sign-in methods this server offers (GET /api/auth/methods); a server
+ * without that route offers passwords only. */
+export function signinMethods() {
+  if (!methods) methods = api('GET', '/api/auth/methods').catch(() => ({ password: true, google: false }));
+  return methods;
+}
+
+/* The "Sign in with Google" link, or null when SSO is not configured (ACC-6). */
+async function googleButton(text) {
+  const m = await signinMethods();
+  if (!m.google || !m.google_start) return null;
+  return h('p', { class: 'sso' }, h('a', { class: 'button secondary', href: m.google_start, text }));
+}
 
 /* Age in whole years on today's date for "YYYY-MM-DD", or null. */
 export function ageOf(date, now = new Date()) {
@@ -13,14 +28,28 @@ export function ageOf(date, now = new Date()) {
   return age;
 }
 
-export function signup(view) {
+export async function signup(view, ctx, q) {
+  // arriving from a Google sign-in with no account: the provider vouched
+  // for the email, so it is shown, not asked, and no mail is needed
+  const sso = q && q.get('sso_token');
+  let ssoEmail = null;
+  if (sso) {
+    history.replaceState(null, '', '#/signup');
+    try {
+      ssoEmail = (await api('POST', '/api/auth/oidc/google/pending', { sso_token: sso })).email;
+    } catch (err) {
+      view.append(h('p', { class: 'form-error', role: 'alert', text: `The Google sign-in cannot be used: ${err.message}` }));
+    }
+  }
   const guardian = h('fieldset', { class: 'guardian', hidden: true },
     h('legend', { text: 'Parent or guardian' }),
     h('p', { class: 'hint', text: 'You are under 18: a parent or guardian must agree to your account. We record their consent and write to them.' }),
     field({ name: 'parent_email', label: 'Parent or guardian\'s email', type: 'email', autocomplete: 'off' }),
     field({ name: 'parent_consent', label: 'My parent or guardian has read the privacy notice and agrees to this account', type: 'checkbox' }));
   const form = h('form', { class: 'card narrow', novalidate: true },
-    field({ name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'email' }),
+    ssoEmail
+      ? h('div', { class: 'field', dataset: { field: 'email' } }, h('p', { class: 'ok', text: `Email: ${ssoEmail}, confirmed by Google.` }), h('p', { class: 'field-error', id: 'f-email-err' }))
+      : field({ name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'email' }),
     field({ name: 'username', label: 'Username', required: true, autocomplete: 'username',
       hint: 'Letters, digits and _ ; shown to nobody but you and staff.' }),
     field({ name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password',
@@ -41,9 +70,19 @@ export function signup(view) {
     ev.preventDefault();
     submitting(form, async () => {
       const v = values(form);
-      const body = { email: v.email, username: v.username, password: v.password, birth_date: v.birth_date };
+      const body = { username: v.username, password: v.password, birth_date: v.birth_date };
+      if (ssoEmail) body.sso_token = sso; else body.email = v.email;
       if (!guardian.hidden) { body.parent_email = v.parent_email; body.parent_consent = v.parent_consent === true; }
       const r = await api('POST', '/api/auth/signup', body);
+      if (ssoEmail) {
+        view.replaceChildren(...title('Account created'),
+          h('div', { class: 'card narrow', role: 'status' },
+            h('p', { class: 'ok', text: 'Your account is ready; Google confirmed your email.' }),
+            h('p', { class: 'hint', text: r && r.next ? `Next: ${r.next}.` : 'Sign in.' }),
+            h('p', null, h('a', { class: 'button', href: '#/signin', text: 'Go to sign in' }))));
+        view.querySelector('h1').focus();
+        return;
+      }
       view.replaceChildren(...title('Check your email'),
         h('div', { class: 'card narrow', role: 'status' },
           h('p', { text: `We sent a confirmation link to ${v.email}.` }),
@@ -52,8 +91,12 @@ export function signup(view) {
       view.querySelector('h1').focus();
     });
   });
-  view.append(...title('Create an account'), form,
+  view.append(...title('Create an account', ssoEmail ? 'Choose a username and a password, and give your date of birth.' : null), form,
     h('p', null, 'Already have one? ', h('a', { href: '#/signin', text: 'Sign in' })));
+  if (!ssoEmail) {
+    const g = await googleButton('Sign up with Google');
+    if (g) form.before(g);
+  }
 }
 
 export async function verify(view, ctx, q) {
@@ -100,10 +143,26 @@ export async function signin(view, ctx) {
   view.append(...title('Sign in'), form,
     h('p', null, h('a', { href: '#/forgot', text: 'Forgotten your password?' })),
     h('p', null, 'New here? ', h('a', { href: '#/signup', text: 'Create an account' })));
-  // Google sign-in (ACC-6) only where this server offers it
-  if (await offers('GET', '/api/auth/oidc/google/start')) {
-    form.after(h('p', { class: 'sso' }, h('a', { class: 'button secondary', href: '/api/auth/oidc/google/start', text: 'Sign in with Google' })));
+  // Google sign-in (ACC-6) only where this server has it configured
+  const g = await googleButton('Sign in with Google');
+  if (g) form.after(g);
+}
+
+/* #/2fa?challenge=…: where a Google sign-in of an account with two-step
+ * sign-in lands; the challenge leaves the address bar at once. */
+export function twofa(view, ctx, q) {
+  const challenge = q.get('challenge');
+  history.replaceState(null, '', '#/2fa');
+  if (!challenge) {
+    view.append(...title('Two-step sign-in'), h('p', { class: 'form-error', text: 'This page needs a sign-in first.' }),
+      h('p', null, h('a', { href: '#/signin', text: 'Sign in' })));
+    return;
   }
+  secondStep(view, challenge, async (r) => {
+    setCsrf(r.csrf);
+    await ctx.refreshMe();
+    ctx.go('/chat');
+  });
 }
 
 /* The second step of a sign-in: a code from the authenticator app, or a recovery code. */
