@@ -417,7 +417,7 @@ describe('studio in chromium', () => {
     await shot('signed-out');
   });
 
-  test('at 375 px wide every page fits the screen, nothing scrolls sideways', async () => {
+  test('at 375 px wide every page fits the screen, nothing scrolls sideways, every field is labelled', async () => {
     const phone = await context.newPage();
     watch(phone);
     await phone.setViewportSize({ width: 375, height: 740 });
@@ -425,6 +425,11 @@ describe('studio in chromium', () => {
       await phone.waitForLoadState('networkidle');
       const w = await phone.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(w <= 375, `${name}: the page is ${w}px wide`);
+      // every control has a label (a <label for>, a wrapping label or aria-label)
+      const unlabelled = await phone.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+        .filter((el) => el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+        .map((el) => el.outerHTML.slice(0, 80)));
+      assert.deepEqual(unlabelled, [], `${name}: controls without a label`);
       await shot(`phone-${name}`, phone);
     };
     await go('#/signup', phone); await fits('signup');
