@@ -26,6 +26,7 @@ const routes = {
   '/credits': { title: 'Credits and usage', who: 'user', render: credits.render },
   '/keys': { title: 'API keys', who: 'user', render: keys.render },
   '/privacy': { title: 'Privacy center', who: 'user', render: privacy.render },
+  '/deleted': { title: 'Account deleted', who: 'any', render: privacy.deleted },
   '/account': { title: 'Account', who: 'user', render: account.render },
   '/admin': { title: 'Admin', who: 'admin', render: admin.render },
 };
@@ -56,11 +57,11 @@ const ctx = {
     f.textContent = text;
     f.hidden = !text;
   },
-  signedOut(message) {
+  signedOut(message, path = '/signin') {
     ctx.me = null;
     setCsrf('');
     renderNav();
-    ctx.go('/signin', message || 'You are signed out.');
+    ctx.go(path, message || 'You are signed out.');
   },
 };
 
