@@ -359,7 +359,8 @@ static int advance(struct textgen *g, struct seq *s, const float *logits)
 		finish(g, s, LLM_FINISH_CANCEL, 0);
 		return 1;
 	}
-	memmove(s->text.data, s->text.data + ready, hold);
+	if (hold) /* text.data is NULL until the first piece */
+		memmove(s->text.data, s->text.data + ready, hold);
 	s->text.len = hold;
 	if (s->n_gen >= s->p.max_tokens || s->pos >= g->n_ctx) {
 		finish(g, s, LLM_FINISH_LENGTH, 0);

@@ -57,11 +57,19 @@ export async function startServer(opts = {}) {
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${logs.join('\n')}`)); });
   });
   proc.removeAllListeners('exit');
-  const exited = new Promise((r) => proc.on('exit', (code, sig) => r({ code, sig })));
+  let stopping = false;
+  const exited = new Promise((r) => proc.on('exit', (code, sig) => {
+    // a server that dies on its own (a crash, a sanitizer report) says why
+    if (!stopping && (code || (sig && sig !== 'SIGKILL' && sig !== 'SIGTERM'))) {
+      process.stderr.write(`atelier exited by itself (code ${code}, signal ${sig}); last log lines:\n${logs.slice(-80).join('\n')}\n${errBuf}\n`);
+    }
+    r({ code, sig });
+  }));
   return {
     url, dataDir, proc, logs, exited,
     port: Number(new URL(url).port),
     async stop(signal = 'SIGTERM') {
+      stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const r = await exited;
       if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
