@@ -30,15 +30,23 @@ export async function render(view) {
 
   if (canBuy) {
     const pu = prices.purchase || {};
+    const cur = pu.currency || 'USD';
+    const est = h('p', { class: 'hint', 'aria-live': 'polite' });
     const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'buy-h' },
       h('h2', { id: 'buy-h', text: 'Buy credits' }),
-      field({ name: 'credits', label: 'Credits', type: 'number', min: pu.min, max: pu.max, step: 1, required: true,
-        hint: `${pu.credits_per_unit || '?'} credits per ${pu.currency || 'unit'}; from ${pu.min} to ${pu.max}. You pay on the payment provider's page.` }),
+      field({ name: 'amount', label: `Amount (${cur})`, type: 'number', min: pu.min, max: pu.max, step: '0.01', required: true,
+        inputmode: 'decimal', hint: `${pu.credits_per_unit} credits per 1 ${cur}; from ${pu.min} to ${pu.max} ${cur}. You pay on the payment provider's page; we never see card or wallet details.` }),
+      est,
       h('button', { type: 'submit', text: 'Continue to payment', 'data-busy': 'Opening…' }));
+    const amount = form.querySelector('input[name=amount]');
+    amount.addEventListener('input', () => {
+      const a = Number(amount.value);
+      est.textContent = a > 0 ? `You get ${Math.round(a * pu.credits_per_unit * 100) / 100} credits.` : '';
+    });
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       submitting(form, async () => {
-        const r = await api('POST', '/api/billing/checkout', { credits: Number(values(form).credits) });
+        const r = await api('POST', '/api/billing/checkout', { amount: amount.value, currency: cur });
         if (r && r.hosted_url) location.assign(r.hosted_url);
       });
     });
