@@ -265,6 +265,16 @@ describe('studio in chromium', () => {
     await shot('chat-error');
   });
 
+  test('chat history is not kept: leaving the page forgets the conversation', async () => {
+    assert.ok(await page.locator('.msg').count() > 0);
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Model').waitFor();
+    assert.equal(await page.locator('.msg').count(), 0);
+    assert.deepEqual(await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)]), [[], []]);
+  });
+
   test('API key: created with name, scopes and expiry, secret shown once with a copy button, listed, revoked (REQ: ACC-7)', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
@@ -476,6 +486,8 @@ describe('studio in chromium', () => {
     await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
     await page.getByRole('button', { name: 'Set up' }).click();
     await page.getByRole('img', { name: /QR code/ }).waitFor();
+    assert.ok(await page.getByRole('img', { name: /QR code/ }).evaluate((img) => img.complete && img.naturalWidth > 0),
+      'the QR code (a data: image, which the CSP allows) is drawn');
     const secret = (await page.locator('.secret-text').textContent()).trim();
     assert.match(secret, /^[A-Z2-7]+=*$/);
     await page.getByLabel('First code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
