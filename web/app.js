@@ -144,6 +144,17 @@ document.querySelector('.skip').addEventListener('click', (ev) => {
 });
 
 window.addEventListener('hashchange', route);
+// a 401 while signed in: ask the server whether the session still stands
+let checking = false;
+window.addEventListener('atelier:unauthorized', async () => {
+  if (!ctx.me || checking) return;
+  checking = true;
+  try {
+    await api('GET', '/api/me');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && ctx.me) ctx.signedOut('Your session has ended; sign in again.');
+  } finally { checking = false; }
+});
 ctx.refreshMe()
   .catch(() => { ctx.me = null; })
   .then(route);

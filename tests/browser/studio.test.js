@@ -449,6 +449,27 @@ describe('studio in chromium', () => {
     await phone.close();
   });
 
+  test('a session ended elsewhere: the next action signs the studio out with a message (REQ: ACC-10)', async () => {
+    await go('#/signin');
+    await page.getByLabel('Email or username').fill(person.username);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    const mine = await page.evaluate(async () => (await (await fetch('/api/me/sessions')).json()).sessions.find((s) => s.current).id);
+    // from another device: sign in, end the browser's session
+    const other = await api(origin, 'POST', '/api/auth/login', { body: { login: person.username, password: person.password } });
+    const h = { Cookie: other.headers.get('set-cookie').split(';')[0], 'X-CSRF-Token': other.json.csrf };
+    assert.equal((await api(origin, 'DELETE', `/api/me/sessions/${mine}`, { headers: h })).status, 204);
+    await page.getByLabel('Name').fill('too late');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 5000 }).catch(async (e) => {
+      throw new Error(`${e.message}; page says: ${await page.locator('#main').textContent()}`);
+    });
+    assert.match(await page.locator('#flash').textContent(), /session has ended/);
+    await api(origin, 'POST', '/api/auth/logout', { headers: h });
+  });
+
   test('forgotten password: the mailed link opens the reset page; the new password signs in (REQ: ACC-3)', async () => {
     await go('#/signin');
     await page.getByRole('link', { name: 'Forgotten your password?' }).click();

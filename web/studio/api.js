@@ -49,8 +49,19 @@ export async function api(method, path, body, opts = {}) {
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  if (!r.ok) throw new ApiError(r.status, json, text);
+  if (!r.ok) {
+    const err = new ApiError(r.status, json, text);
+    unauthorized(err);
+    throw err;
+  }
   return json;
+}
+
+/* A 401 that names no field may mean the session is gone (ended elsewhere,
+ * expired): the app hears of it, checks, and signs out here. A 401 about a
+ * field (a wrong password or code) is the form's business, not this. */
+export function unauthorized(err) {
+  if (err.status === 401 && !err.param) window.dispatchEvent(new CustomEvent('atelier:unauthorized'));
 }
 
 let spec = null;

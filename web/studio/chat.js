@@ -3,7 +3,7 @@
 // arrives; Stop aborts the fetch, and the server stops generating when the
 // connection closes. The conversation lives in this page's memory only:
 // nothing is stored, and leaving the page forgets it.
-import { ApiError, api, headers } from './api.js';
+import { ApiError, api, headers, unauthorized } from './api.js';
 import { h, field, title, showError, clearErrors } from './ui.js';
 
 /* Parse a text/event-stream body, calling onData(string) per data field. */
@@ -101,7 +101,9 @@ export async function render(view) {
         const t = await r.text();
         let j = null;
         try { j = JSON.parse(t); } catch { /* not JSON */ }
-        throw new ApiError(r.status, j, t);
+        const e = new ApiError(r.status, j, t);
+        unauthorized(e);
+        throw e;
       }
       await readSSE(r.body, (data) => {
         if (data === '[DONE]') return false;

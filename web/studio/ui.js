@@ -76,7 +76,9 @@ export function clearErrors(form) {
  * the top of the form; the field concerned gets focus. */
 export function showError(form, err) {
   const param = err && err.param;
-  const box = param && form.querySelector(`[data-field="${CSS.escape(param)}"]`);
+  // "messages[0].content" or "price.amount" concern the field named first
+  const find = (p) => p && form.querySelector(`[data-field="${CSS.escape(p)}"]`);
+  const box = find(param) || find(param && param.split(/[[.]/)[0]);
   if (box) {
     box.querySelector('.field-error').textContent = err.message;
     const input = box.querySelector('input, select, textarea');
