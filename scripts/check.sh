@@ -42,7 +42,8 @@ count_tap() {
 echo "== unit"
 for t in $(find $B/tests/unit -type f -name '*_test' | sort); do
 	log=tests/artifacts/$(basename "$t").tap
-	CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+	# a hung test must not eat CI's time: each binary gets 5 minutes
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$log" 2>&1
 	rc=$?
 	count_tap "$log" "$t"
 	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
@@ -56,7 +57,7 @@ echo "== ref"
 for s in tests/ref/*.sh; do
 	[ -f "$s" ] || continue
 	log=tests/artifacts/$(basename "$s" .sh).tap
-	BUILD=$B sh "$s" >"$log" 2>&1
+	BUILD=$B timeout 900 sh "$s" >"$log" 2>&1
 	rc=$?
 	count_tap "$log" "$s"
 	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
@@ -77,7 +78,7 @@ node_suite() {
 		return 0
 	fi
 	log=tests/artifacts/$(basename "$dir").tap
-	node --test --test-reporter=tap --test-concurrency=1 "$dir"/*.test.js >"$log" 2>&1
+	timeout 1800 node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "$dir"/*.test.js >"$log" 2>&1
 	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
 	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
 	p=${p:-0}

@@ -19,5 +19,8 @@ int cmd_admin(int argc, char **argv);
 int cmd_run(int argc, char **argv);   /* engine/llm/cli.c */
 int cmd_model(int argc, char **argv); /* engine/llm/cli.c */
 int cmd_bench(int argc, char **argv); /* engine/llm/cli.c */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int privacy_bench_cmd(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@
 #include "service/app.h"
 #include "service/credits.h"
 #include "service/mail.h"
+#include "service/privacy.h"
 #include "service/retention.h"
 #include "service/textmodels.h"
 #include "store/db.h"
@@ -174,6 +175,10 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
+	if ((rc = privacy_start(&app.privacy, &app))) {
+		fprintf(stderr, "atelier: cannot start the privacy worker\n");
+		goto out;
+	}
 	if ((rc = retention_start(&sweeper, &app, (int)cfg.retention.sweep_interval))) {
 		fprintf(stderr, "atelier: cannot start the retention sweeper\n");
 		goto out;
@@ -237,6 +242,7 @@ out:
 	http_server_stop(server, 0);
 	retention_stop(sweeper);
 	textmodels_stop(app.text);
+	privacy_stop(app.privacy);
 	mail_stop(app.mail);
 	router_free(router);
 	app_close(&app);

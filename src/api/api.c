@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "service/accounts.h"
+#include "service/privacy.h"
 
 int api_status_for(int code)
 {
@@ -61,13 +62,15 @@ size_t api_tables(const struct route **out, size_t max, int with_debug)
 	const struct route *all[] = {
 		api_system_routes, api_auth_routes,  api_twofa_routes,   api_oidc_routes,
 		api_account_routes, api_keys_routes, api_admin_routes,   api_billing_routes,
-		api_legal_routes,   api_chat_routes,
+		api_legal_routes,   api_chat_routes, api_privacy_routes,
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
 		out[n++] = all[i];
 	if (with_debug && n < max)
 		out[n++] = api_debug_routes;
+	if (with_debug && n < max)
+		out[n++] = api_privacy_debug_routes;
 	return n;
 }
 
@@ -97,5 +100,7 @@ int api_authenticate(struct http_request *req, struct identity *who, void *ctx)
 	snprintf(who->session_id, sizeof who->session_id, "%s", p.session_id);
 	snprintf(who->key_id, sizeof who->key_id, "%s", p.key_id);
 	snprintf(who->csrf, sizeof who->csrf, "%s", p.csrf);
+	/* PRIV-6: the router refuses generation for a restricted account */
+	who->restricted = privacy_restricted(app, who->user_id);
 	return ERR_OK;
 }

@@ -221,6 +221,13 @@ static bool guard_check(const struct route *rt, struct http_request *req,
 			   scope_names(rt->scope, need, sizeof need));
 		return false;
 	}
+	/* PRIV-6: while processing is restricted, nothing is generated for
+	 * the account; every generation route is of this rate class */
+	if (w->restricted && rt->rate == RL_GENERATE) {
+		http_error(res, 403, "permission_error", "processing_restricted", NULL,
+			   "processing of this account's data is restricted; lift the restriction in the privacy center");
+		return false;
+	}
 	/* CSRF (ACC-4): a cookie is sent by the browser on its own, so a state
 	 * change made with one must prove it came from our page by echoing the
 	 * session's token in a header another origin cannot set. */

@@ -14,6 +14,7 @@
 struct router;
 struct mail_sender;
 struct textmodels;
+struct privacy_worker;
 
 struct app {
 	const struct config *cfg;
@@ -21,6 +22,7 @@ struct app {
 	struct crypto_keys *keys;
 	const char *data_dir;
 	struct mail_sender *mail;    /* outbox sender (service/mail.h); kick after commit */
+	struct privacy_worker *privacy; /* export worker (service/privacy.h); kick after queueing */
 	int64_t started_at;
 	const struct router *router; /* for /metrics and /openapi.json */
 	struct textmodels *text;     /* text models and their schedulers (service/textmodels.h) */

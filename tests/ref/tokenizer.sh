@@ -26,7 +26,12 @@ if ! (cd tests/ref/tok && npm ci --silent --no-audit --no-fund >/dev/null 2>&1);
 	notok "npm ci in tests/ref/tok"
 	exit 1
 fi
-if ! cc -std=c17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -o "$W/tokdrv" tests/ref/tok/tokdrv.c \
+# an ASan build's library (check.sh with ASAN=1) needs the same flags to link
+san=""
+if nm "$B/libatelier.a" 2>/dev/null | grep -q __asan_init; then
+	san="-fsanitize=address,undefined -fno-omit-frame-pointer"
+fi
+if ! cc -std=c17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -Isrc -o "$W/tokdrv" tests/ref/tok/tokdrv.c \
 	"$B/libatelier.a" $(pkg-config --libs libpcre2-8) -lm -lpthread 2>"$W/cc.log"; then
 	notok "build tokdrv" "$(head -5 "$W/cc.log")"
 	exit 1
@@ -75,9 +80,9 @@ while IFS= read -r line; do
 done <"$texts"
 
 if [ -x "$B/atelier" ] && "$B/atelier" 2>&1 | grep -q "run"; then
-	out=$(timeout 60 "$B/atelier" run "$M" -p "It is a truth universally acknowledged" -n 24 --seed 7 --threads 1 2>"$W/run.err")
+	out=$(timeout 60 "$B/atelier" run "$M" -p "Emma Woodhouse, handsome, clever, and rich," -n 24 --seed 11 --threads 1 2>"$W/run.err")
 	rc=$?
-	if [ $rc -eq 0 ] && [ ${#out} -gt 10 ] && printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+	if [ $rc -eq 0 ] && [ -n "$out" ] && printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
 		ok "atelier-tiny: atelier run generates text"
 	else
 		notok "atelier-tiny: atelier run generates text" "rc=$rc out=$(printf '%s' "$out" | head -c 200) err=$(head -c 300 "$W/run.err")"

@@ -22,6 +22,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,16 +177,26 @@ static bool utf8_valid(const char *s, size_t n)
 }
 
 /* GPT-2's byte <-> unicode map: printable Latin-1 bytes stand for themselves,
- * the other 68 bytes map to U+0100.. in byte order. */
+ * the other 68 bytes map to U+0100.. in byte order. Built once per process. */
+static uint16_t b2u[256];
+static int16_t u2b[0x100 + 68];
+
+static void byte_map_init(void)
+{
+	uint32_t k = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		bool keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+		b2u[b] = (uint16_t)(keep ? b : 256 + k++);
+	}
+	for (unsigned c = 0; c < sizeof u2b / sizeof u2b[0]; c++)
+		u2b[c] = -1;
+	for (unsigned b = 0; b < 256; b++)
+		u2b[b2u[b]] = (int16_t)b;
+}
+
 static uint32_t byte_to_cp(unsigned b)
 {
-	if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
-		return b;
-	uint32_t k = 0;
-	for (unsigned x = 0; x < b; x++)
-		if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF)))
-			k++;
-	return 256 + k;
+	return b2u[b];
 }
 
 static size_t put_cp(char *o, uint32_t cp)
@@ -321,15 +332,7 @@ static size_t decode_form(const struct tokenizer *t, size_t i, char *o)
 		if (!n)
 			goto raw;
 		uint32_t cp = get_cp((const unsigned char *)s + j, n, &used);
-		int b = -1;
-		if (cp < 0x100 && byte_to_cp(cp) == cp)
-			b = (int)cp;
-		else if (cp >= 0x100 && cp < 0x100 + 68)
-			for (unsigned x = 0; x < 256; x++)
-				if (byte_to_cp(x) == cp) {
-					b = (int)x;
-					break;
-				}
+		int b = cp < sizeof u2b / sizeof u2b[0] ? u2b[cp] : -1;
 		if (b < 0)
 			goto raw; /* not byte-level text: some vocabularies store added tokens raw */
 		o[k++] = (char)b;
@@ -419,6 +422,8 @@ int tok_new(struct tokenizer **out, const struct tok_vocab *v, struct errinfo *e
 	if (v->n_tokens > TOK_MAX_VOCAB)
 		return err_set(e, ERR_TOOBIG, "tokenizer.ggml.tokens", "%zu tokens (most %zu)", v->n_tokens,
 			TOK_MAX_VOCAB);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, byte_map_init);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return ERR_NOMEM;
@@ -549,10 +554,10 @@ struct enc {
 	const struct tokenizer *t;
 	int32_t *ids;
 	size_t cap, n;
-	struct sym *sym;   /* scratch, [scratch] */
-	struct cand *heap; /* scratch, [3 * scratch] */
+	struct sym *sym;   /* scratch, [len + 2] */
+	struct cand *heap; /* scratch, [3 * (len + 2)] */
 	size_t nheap;
-	char *norm;        /* SPM normalised text / BPE mapped pre-token, [4 * len + 4] */
+	char *norm;        /* SPM normalised text / BPE mapped pre-token, [3 * len + 4] */
 	pcre2_match_data *md;
 };
 
@@ -805,12 +810,16 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, bool add
 		return ERR_TOOBIG;
 	if (len && !text)
 		return ERR_INVALID;
+	if (!len)
+		text = ""; /* no arithmetic on a NULL pointer below */
 	if (!utf8_valid(text, len))
 		return ERR_INVALID;
-	size_t scratch = 3 * len + 4;
+	/* symbols: bytes (BPE) or characters plus the "▁" prefix (SPM), each
+	 * space becoming one "▁" character; candidates: at most three per symbol */
+	size_t scratch = len + 2;
 	c.sym = malloc(scratch * sizeof(*c.sym));
 	c.heap = malloc(3 * scratch * sizeof(*c.heap));
-	c.norm = malloc(4 * len + 4);
+	c.norm = malloc(3 * len + 4);
 	if (t->nre)
 		c.md = pcre2_match_data_create(1, NULL);
 	if (!c.sym || !c.heap || !c.norm || (t->nre && !c.md)) {

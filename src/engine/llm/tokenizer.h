@@ -8,7 +8,11 @@
  *   "gpt2"   byte-level BPE (Llama 3, Qwen2, SmolLM, GPT-2, our atelier-tiny):
  *            the GPT-2 byte-to-unicode mapping, merges ranked by their order,
  *            and the pre-tokenizer regex of the family named by
- *            tokenizer.ggml.pre (PCRE2 in UTF and UCP mode).
+ *            tokenizer.ggml.pre (PCRE2 in UTF and UCP mode): "llama-bpe"
+ *            (Llama 3; also "llama3", "llama-v3", "smaug-bpe", "dbrx"), "qwen2"
+ *            (also "stablelm2", "deepseek-r1-qwen"), "smollm" (also
+ *            "starcoder", "refact"), and GPT-2's for "gpt-2", "default", NULL
+ *            and any name not listed (llama.cpp's fallback too).
  * Special tokens (control, unknown and user-defined types) are recognised in
  * the text as whole tokens; control and unknown ones only when the caller asks.
  *
@@ -24,9 +28,12 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-/* Longest text tok_encode accepts, in bytes (ERR_TOOBIG past it). Encoding is
- * O(n log n) in the text, so the cap bounds time as well as memory. */
-#define TOK_MAX_TEXT ((size_t)1 << 22)
+/* Longest text tok_encode accepts, in bytes (ERR_TOOBIG past it): 1 MiB,
+ * more than the context of the models we run holds. Encoding is O(n log n) in
+ * the text and takes about 100 bytes of scratch per input byte (freed before
+ * it returns), so the cap bounds both time (about a second per MiB on one
+ * core) and memory (about 100 MiB). */
+#define TOK_MAX_TEXT ((size_t)1 << 20)
 
 /* Most tokens a vocabulary may have, and the longest token string. */
 #define TOK_MAX_VOCAB ((size_t)1 << 21)

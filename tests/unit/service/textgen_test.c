@@ -20,6 +20,7 @@ struct rec {
 	char text[TEXTGEN_MAX_N][4096];
 	size_t len[TEXTGEN_MAX_N];
 	int done, ntext, gone_after;
+	int hold; /* while set, the scheduler waits inside on_text */
 	uint32_t n_gen[TEXTGEN_MAX_N];
 	enum llm_finish fin[TEXTGEN_MAX_N];
 };
@@ -31,7 +32,9 @@ static int on_text(void *ud, int i, const char *t, size_t n, int32_t tok, float 
 		memcpy(r->text[i] + r->len[i], t, n);
 		r->len[i] += n;
 	}
-	r->ntext++;
+	__atomic_add_fetch(&r->ntext, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&r->hold, __ATOMIC_SEQ_CST))
+		usleep(1000);
 	return 0;
 }
 static int on_gone(void *ud)
@@ -123,20 +126,24 @@ static void queue_bound_and_cancel(void **st)
 	memset(&a, 0, sizeof a);
 	memset(&b, 0, sizeof b);
 	memset(&c, 0, sizeof c);
-	a.gone_after = 3; /* the caller leaves after three pieces */
-	a.gone_after = 0;
+	/* a's first piece holds the scheduler inside its callback, so a is
+	 * surely still generating while b queues and c is refused, whatever
+	 * the machine's speed */
+	a.hold = 1;
 	p.max_tokens = 100;
 	assert_int_equal(textgen_submit(g, ids, 3, 1, &p, &cb, &a, &e), 0);
-	struct textgen_stats s = {0};
-	for (int i = 0; i < 5000 && !s.active; i++) {
+	for (int i = 0; i < 5000 && !__atomic_load_n(&a.ntext, __ATOMIC_SEQ_CST); i++)
 		usleep(1000);
-		textgen_stats(g, &s);
-	}
+	if (!__atomic_load_n(&a.ntext, __ATOMIC_SEQ_CST))
+		fail_msg("a produced no text (done=%d)", a.done);
+	struct textgen_stats s = {0};
+	textgen_stats(g, &s);
 	assert_int_equal(s.active, 1);
 	/* a holds the only slot; b waits; c finds the queue full */
 	assert_int_equal(textgen_submit(g, ids, 3, 1, &p, &cb, &b, &e), 0);
 	assert_int_equal(textgen_submit(g, ids, 3, 1, &p, &cb, &c, &e), ERR_BUSY);
 	__atomic_store_n(&a.gone_after, 1, __ATOMIC_SEQ_CST); /* now a's caller leaves */
+	__atomic_store_n(&a.hold, 0, __ATOMIC_SEQ_CST);
 	wait_done(&a, 1);
 	if (a.fin[0] != LLM_FINISH_CANCEL)
 		fail_msg("a ended with %d after %u tokens", a.fin[0], a.n_gen[0]);
