@@ -7,6 +7,7 @@
  * cookie listed is the one the server sets.
  */
 #include "api/api.h"
+#include "store/privacy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -86,8 +87,27 @@ static size_t subprocessors(const struct config *c, struct sub *out, size_t max)
 	return n;
 }
 
-static void head(struct buf *b, const char *title, const struct config *c)
+/* The policy version in force: the last one published with `atelier privacy
+ * publish` (PRIV-12), or the configuration's when none was. */
+static void policy_version(struct app *app, char *ver, size_t vn, char *eff, size_t en)
 {
+	snprintf(ver, vn, "%s", app->cfg->privacy.policy_version);
+	snprintf(eff, en, "%s", app->cfg->privacy.policy_effective);
+	if (!app->db)
+		return;
+	char v[64], e[32];
+	struct db_conn *c = db_get(app->db);
+	if (store_policy_latest(c, v, sizeof v, e, sizeof e) == ERR_OK && v[0]) {
+		snprintf(ver, vn, "%s", v);
+		snprintf(eff, en, "%s", e);
+	}
+	db_put(c);
+}
+
+static void head(struct buf *b, const char *title, struct app *app)
+{
+	char ver[64], eff[32];
+	policy_version(app, ver, sizeof ver, eff, sizeof eff);
 	buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
 	buf_html_escape(b, title);
@@ -98,11 +118,11 @@ static void head(struct buf *b, const char *title, const struct config *c)
 		    "<main class=\"legal\"><h1>");
 	buf_html_escape(b, title);
 	buf_puts(b, "</h1><p class=\"meta\">Version ");
-	buf_html_escape(b, c->privacy.policy_version);
+	buf_html_escape(b, ver);
 	buf_puts(b, ", effective <time datetime=\"");
-	buf_html_escape(b, c->privacy.policy_effective);
+	buf_html_escape(b, eff);
 	buf_puts(b, "\">");
-	buf_html_escape(b, c->privacy.policy_effective);
+	buf_html_escape(b, eff);
 	buf_puts(b, "</time>. Rendered from this server's live configuration.</p>\n");
 }
 
@@ -169,7 +189,7 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 {
 	const struct config *c = ((struct app *)ctx)->cfg;
 	struct buf *b = &res->body;
-	head(b, "Privacy notice", c);
+	head(b, "Privacy notice", ctx);
 	buf_puts(b, "<h2 id=\"who\">Who we are</h2><p>");
 	buf_html_escape(b, c->privacy.controller);
 	buf_puts(b, " runs this service. Contact: <a href=\"mailto:");
@@ -259,7 +279,7 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 static void cookies(struct http_request *req, struct http_response *res, void *ctx)
 {
 	const struct config *c = ((struct app *)ctx)->cfg;
-	head(&res->body, "Cookies", c);
+	head(&res->body, "Cookies", ctx);
 	cookie_table(&res->body, c);
 	foot(&res->body);
 	res->status = 200;
@@ -269,7 +289,7 @@ static void cookies(struct http_request *req, struct http_response *res, void *c
 static void subs_html(struct http_request *req, struct http_response *res, void *ctx)
 {
 	const struct config *c = ((struct app *)ctx)->cfg;
-	head(&res->body, "Sub-processors", c);
+	head(&res->body, "Sub-processors", ctx);
 	sub_table(&res->body, c);
 	buf_puts(&res->body, "<p>New sub-processors are announced to customers in advance; objections may be made "
 			     "within 14 days. Machine-readable: <a href=\"/legal/subprocessors.json\">subprocessors.json</a>.</p>");
@@ -296,7 +316,7 @@ static void dpa(struct http_request *req, struct http_response *res, void *ctx)
 {
 	const struct config *c = ((struct app *)ctx)->cfg;
 	struct buf *b = &res->body;
-	head(b, "Data processing terms", c);
+	head(b, "Data processing terms", ctx);
 	buf_puts(b, "<p>For customers who serve their own users through our API, we act as processor and the customer "
 		    "as controller. We process their end users' data only to provide the generation they request, "
 		    "under these commitments:</p><ul>"

@@ -24,6 +24,7 @@
  * throttle, and sign-in and password reset reveal nothing at all.
  */
 #include "service/accounts.h"
+#include "store/privacy.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -173,6 +174,11 @@ int acct_alert(struct app *app, struct db_conn *c, const char *user_id, enum acc
 {
 	if (kind >= ACCT_ALERT__MAX)
 		return ERR_INTERNAL;
+	/* PRIV-6: while processing is restricted, no mail but about the
+	 * restriction itself */
+	int64_t restricted_since = 0;
+	if (store_restriction_get(c, user_id, &restricted_since) == ERR_OK && restricted_since)
+		return ERR_OK;
 	struct buf email, body;
 	buf_init(&email, 1024);
 	buf_init(&body, 8192);

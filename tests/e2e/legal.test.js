@@ -5,7 +5,7 @@
 // effective date shown).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, api } from './lib/server.js';
+import { startServer, api, runCli } from './lib/server.js';
 
 const noForeignAssets = (html) => {
   assert.doesNotMatch(html, /<(script|link|img|iframe)[^>]+(src|href)="(https?:)?\/\//i, 'no asset from another host');
@@ -81,4 +81,17 @@ describe('legal pages from configuration', () => {
   test('a bad effective date stops start-up', async () => {
     await assert.rejects(startServer({ config: { privacy: { policy_effective: 'soon' } } }), /policy_effective must be a date/);
   });
+});
+
+test('a policy published with the CLI is the version the notice shows (REQ: PRIV-12)', async () => {
+  let srv = await startServer({ keepData: true });
+  const dataDir = srv.dataDir;
+  await srv.stop();
+  const c = await runCli(['privacy', 'publish', '--version', '2', '--effective', '2027-02-01', '--data-dir', dataDir]);
+  assert.equal(c.code, 0, c.stderr);
+  srv = await startServer({ dataDir });
+  try {
+    const r = await api(srv.url, 'GET', '/privacy');
+    assert.match(r.text, /Version 2, effective <time datetime="2027-02-01">/);
+  } finally { await srv.stop(); }
 });

@@ -274,7 +274,8 @@ describe('privacy center', () => {
   });
 
   test('restriction: generation refused with processing_restricted until lifted; objections recorded (REQ: PRIV-6)', async () => {
-    const { c } = await signup();
+    const me = await signup();
+    const { c } = me;
     let r = await c.req('POST', '/api/debug/privacy/generate');
     assert.equal(r.status, 200);
     r = await c.req('POST', '/api/privacy/restriction');
@@ -285,6 +286,15 @@ describe('privacy center', () => {
     assert.ok(isOpenAIError(r.json));
     r = await c.req('GET', '/api/me');
     assert.equal(r.status, 200, 'the data is kept and readable by its owner');
+    // no mail but about the restriction: a new key would send an alert
+    const who = me.p;
+    const mailsBefore = smtp.messages().filter((m) => (m.rcpt || m.headers.to || '').includes(who.email.toLowerCase())).length;
+    r = await c.req('POST', '/api/keys', { name: 'while restricted', scopes: ['read'] });
+    assert.equal(r.status, 201, r.text);
+    await sleep(1500);
+    const mailsAfter = smtp.messages().filter((m) => (m.rcpt || m.headers.to || '').includes(who.email.toLowerCase()));
+    const fresh = mailsAfter.slice(mailsBefore);
+    assert.ok(!fresh.some((m) => /API key/i.test(m.headers.subject || '')), 'no key alert while restricted: ' + fresh.map((m) => m.headers.subject).join('; '));
     r = await c.req('DELETE', '/api/privacy/restriction');
     assert.equal(r.status, 200);
     r = await c.req('POST', '/api/debug/privacy/generate');

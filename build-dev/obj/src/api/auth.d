@@ -1,0 +1,17 @@
+build-dev/obj/src/api/auth.o: src/api/auth.c src/api/api.h src/base/err.h \
+ src/http/http.h src/base/arena.h src/base/buf.h src/service/app.h \
+ src/base/config.h src/crypto/crypto.h src/store/db.h src/base/timeutil.h \
+ src/service/accounts.h src/store/store.h src/service/oidc.h
+src/api/api.h:
+src/base/err.h:
+src/http/http.h:
+src/base/arena.h:
+src/base/buf.h:
+src/service/app.h:
+src/base/config.h:
+src/crypto/crypto.h:
+src/store/db.h:
+src/base/timeutil.h:
+src/service/accounts.h:
+src/store/store.h:
+src/service/oidc.h:

@@ -1,0 +1,14 @@
+build-dev/obj/src/api/legal.o: src/api/legal.c src/api/api.h \
+ src/base/err.h src/http/http.h src/base/arena.h src/base/buf.h \
+ src/service/app.h src/base/config.h src/crypto/crypto.h src/store/db.h \
+ src/store/privacy.h
+src/api/api.h:
+src/base/err.h:
+src/http/http.h:
+src/base/arena.h:
+src/base/buf.h:
+src/service/app.h:
+src/base/config.h:
+src/crypto/crypto.h:
+src/store/db.h:
+src/store/privacy.h:

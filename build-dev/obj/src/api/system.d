@@ -1,0 +1,15 @@
+build-dev/obj/src/api/system.o: src/api/system.c src/api/api.h \
+ src/base/err.h src/http/http.h src/base/arena.h src/base/buf.h \
+ src/service/app.h src/base/config.h src/crypto/crypto.h src/store/db.h \
+ src/base/timeutil.h src/service/receipt.h
+src/api/api.h:
+src/base/err.h:
+src/http/http.h:
+src/base/arena.h:
+src/base/buf.h:
+src/service/app.h:
+src/base/config.h:
+src/crypto/crypto.h:
+src/store/db.h:
+src/base/timeutil.h:
+src/service/receipt.h:

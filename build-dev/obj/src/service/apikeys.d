@@ -1,0 +1,17 @@
+build-dev/obj/src/service/apikeys.o: src/service/apikeys.c \
+ src/base/timeutil.h src/service/accounts.h src/base/arena.h \
+ src/base/err.h src/service/app.h src/base/config.h src/crypto/crypto.h \
+ src/store/db.h src/store/store.h src/base/buf.h \
+ src/service/accounts_int.h src/service/mail.h
+src/base/timeutil.h:
+src/service/accounts.h:
+src/base/arena.h:
+src/base/err.h:
+src/service/app.h:
+src/base/config.h:
+src/crypto/crypto.h:
+src/store/db.h:
+src/store/store.h:
+src/base/buf.h:
+src/service/accounts_int.h:
+src/service/mail.h:
