@@ -1,0 +1,491 @@
+/*
+ * quant.c: scalar and AVX2 dot-product kernels per weight type, and the
+ * quantization of activations to Q8_0 / Q8_K.
+ *
+ * The AVX2 functions carry __attribute__((target(...))) rather than building
+ * the file with -mavx2, so the rest of the file (and the scalar fallbacks)
+ * stays runnable on any x86-64 and no Makefile rule is needed; which table is
+ * used is decided once at run time with __builtin_cpu_supports. The block
+ * layouts are described in tensor.c; the scalar kernels here follow them
+ * literally and are what tests/unit/engine/quant_test.c checks the AVX2 ones
+ * against.
+ */
+#include "engine/quant.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/tensor.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QUANT_X86 1
+#endif
+
+/* Internal activation blocks. */
+struct act_q8_0 {
+	float d;
+	int8_t q[32];
+};
+struct act_q8_k {
+	float d;
+	int8_t q[256];
+	int16_t bsum[16];
+};
+
+size_t quant_act_block(enum quant_act act)
+{
+	return act == QUANT_ACT_Q8_0 ? 32 : act == QUANT_ACT_Q8_K ? 256 : 1;
+}
+
+size_t quant_act_bytes(enum quant_act act, size_t n)
+{
+	switch (act) {
+	case QUANT_ACT_Q8_0: return n / 32 * sizeof(struct act_q8_0);
+	case QUANT_ACT_Q8_K: return n / 256 * sizeof(struct act_q8_k);
+	default: return n * sizeof(float);
+	}
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* ---- activation conversion (shared by both ISAs: cheap next to the dots) ---- */
+
+static void act_f32(const float *x, void *out, size_t n)
+{
+	memcpy(out, x, n * sizeof(float));
+}
+
+static void act_q8_0(const float *x, void *out, size_t n)
+{
+	struct act_q8_0 *b = out;
+	for (size_t i = 0; i < n / 32; i++, x += 32) {
+		float amax = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0;
+		b[i].d = d;
+		for (int j = 0; j < 32; j++)
+			b[i].q[j] = (int8_t)lrintf(x[j] * id);
+	}
+}
+
+static void act_q8_k(const float *x, void *out, size_t n)
+{
+	struct act_q8_k *b = out;
+	for (size_t i = 0; i < n / 256; i++, x += 256) {
+		float amax = 0;
+		for (int j = 0; j < 256; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0;
+		b[i].d = d;
+		for (int j = 0; j < 256; j++)
+			b[i].q[j] = (int8_t)lrintf(x[j] * id);
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+			for (int j = 0; j < 16; j++)
+				s += b[i].q[16 * g + j];
+			b[i].bsum[g] = (int16_t)s;
+		}
+	}
+}
+
+/* ---- scalar reference kernels ---- */
+
+static float dot_f32(size_t n, const void *w, const void *a)
+{
+	const float *x = w, *y = a;
+	float s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += x[i] * y[i];
+	return s;
+}
+
+static float dot_f16(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const float *y = a;
+	float s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += tensor_f16_to_f32(rd16(x + 2 * i)) * y[i];
+	return s;
+}
+
+static float dot_bf16(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const float *y = a;
+	float s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += tensor_bf16_to_f32(rd16(x + 2 * i)) * y[i];
+	return s;
+}
+
+static float dot_q8_0(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	float s = 0;
+	for (size_t b = 0; b < n / 32; b++, x += 34) {
+		int si = 0;
+		for (int j = 0; j < 32; j++)
+			si += (int8_t)x[2 + j] * y[b].q[j];
+		s += tensor_f16_to_f32(rd16(x)) * y[b].d * (float)si;
+	}
+	return s;
+}
+
+static float dot_q4_0(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	float s = 0;
+	for (size_t b = 0; b < n / 32; b++, x += 18) {
+		int si = 0;
+		for (int j = 0; j < 16; j++) {
+			si += ((x[2 + j] & 0xF) - 8) * y[b].q[j];
+			si += ((x[2 + j] >> 4) - 8) * y[b].q[j + 16];
+		}
+		s += tensor_f16_to_f32(rd16(x)) * y[b].d * (float)si;
+	}
+	return s;
+}
+
+static void scale_min_k4(int j, const uint8_t *q, int *sc, int *m)
+{
+	if (j < 4) {
+		*sc = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+		*m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+	}
+}
+
+/* Q4_K and Q5_K: sum over sub-blocks of d*sc*sum(q*a) - dmin*m*sum(a). */
+static float dot_q45_k(size_t n, const void *w, const void *a, bool five)
+{
+	const uint8_t *x = w;
+	const struct act_q8_k *y = a;
+	size_t bb = five ? 176 : 144;
+	float s = 0;
+	for (size_t b = 0; b < n / 256; b++, x += bb) {
+		const uint8_t *scales = x + 4, *qh = x + 16, *qs = five ? x + 48 : x + 16;
+		int sumq = 0, summ = 0;
+		for (int c = 0; c < 4; c++) {
+			int s1, m1, s2, m2, d1 = 0, d2 = 0;
+			scale_min_k4(2 * c, scales, &s1, &m1);
+			scale_min_k4(2 * c + 1, scales, &s2, &m2);
+			for (int l = 0; l < 32; l++) {
+				int lo = qs[32 * c + l] & 0xF, hi = qs[32 * c + l] >> 4;
+				if (five) {
+					lo += ((qh[l] >> (2 * c)) & 1) << 4;
+					hi += ((qh[l] >> (2 * c + 1)) & 1) << 4;
+				}
+				d1 += lo * y[b].q[64 * c + l];
+				d2 += hi * y[b].q[64 * c + 32 + l];
+			}
+			sumq += s1 * d1 + s2 * d2;
+			summ += m1 * (y[b].bsum[4 * c] + y[b].bsum[4 * c + 1]) +
+				m2 * (y[b].bsum[4 * c + 2] + y[b].bsum[4 * c + 3]);
+		}
+		float d = tensor_f16_to_f32(rd16(x)), dmin = tensor_f16_to_f32(rd16(x + 2));
+		s += y[b].d * (d * (float)sumq - dmin * (float)summ);
+	}
+	return s;
+}
+
+static float dot_q4_k(size_t n, const void *w, const void *a) { return dot_q45_k(n, w, a, false); }
+static float dot_q5_k(size_t n, const void *w, const void *a) { return dot_q45_k(n, w, a, true); }
+
+static float dot_q6_k(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_k *y = a;
+	float s = 0;
+	for (size_t b = 0; b < n / 256; b++, x += 210) {
+		const uint8_t *ql = x, *qh = x + 128;
+		const int8_t *sc = (const int8_t *)(x + 192);
+		const int8_t *q8 = y[b].q;
+		int sum = 0;
+		for (int h = 0; h < 2; h++) {
+			for (int l = 0; l < 32; l++) {
+				int is = l / 16;
+				int q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
+				int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+				int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+				int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+				sum += sc[is] * q1 * q8[l] + sc[is + 2] * q2 * q8[l + 32] + sc[is + 4] * q3 * q8[l + 64] +
+				       sc[is + 6] * q4 * q8[l + 96];
+			}
+			ql += 64;
+			qh += 32;
+			sc += 8;
+			q8 += 128;
+		}
+		s += tensor_f16_to_f32(rd16(x + 208)) * y[b].d * (float)sum;
+	}
+	return s;
+}
+
+static const struct quant_kernel scalar[TENSOR__MAX] = {
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32, "scalar"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16, "scalar"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16, "scalar"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0, "scalar"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0, "scalar"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k, "scalar"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k, "scalar"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k, "scalar"},
+};
+
+/* ---- AVX2 / FMA / F16C kernels ---- */
+#ifdef QUANT_X86
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Sum of products of signed bytes x*y into 8 int32 lanes. */
+AVX2 static inline __m256i dot_i8(__m256i x, __m256i y)
+{
+	__m256i ax = _mm256_sign_epi8(x, x);
+	__m256i sy = _mm256_sign_epi8(y, x);
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+AVX2 static float dot_f32_avx2(size_t n, const void *w, const void *a)
+{
+	const float *x = w, *y = a;
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+	}
+	float s = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		s += x[i] * y[i];
+	return s;
+}
+
+AVX2 static float dot_f16_avx2(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const float *y = a;
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i)));
+		__m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i + 16)));
+		s0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y + i), s0);
+		s1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y + i + 8), s1);
+	}
+	float s = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		s += tensor_f16_to_f32(rd16(x + 2 * i)) * y[i];
+	return s;
+}
+
+AVX2 static float dot_bf16_avx2(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const float *y = a;
+	__m256 s0 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + 2 * i)));
+		__m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+		s0 = _mm256_fmadd_ps(wf, _mm256_loadu_ps(y + i), s0);
+	}
+	float s = hsum8(s0);
+	for (; i < n; i++)
+		s += tensor_bf16_to_f32(rd16(x + 2 * i)) * y[i];
+	return s;
+}
+
+AVX2 static inline float f16s(const uint8_t *p)
+{
+	return _cvtsh_ss(rd16(p));
+}
+
+AVX2 static float dot_q8_0_avx2(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	__m256 acc = _mm256_setzero_ps();
+	for (size_t b = 0; b < n / 32; b++, x += 34) {
+		__m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2));
+		__m256i qy = _mm256_loadu_si256((const __m256i *)y[b].q);
+		__m256 p = _mm256_cvtepi32_ps(dot_i8(qx, qy));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), p, acc);
+	}
+	return hsum8(acc);
+}
+
+AVX2 static float dot_q4_0_avx2(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	const __m128i m4 = _mm_set1_epi8(0xF);
+	const __m256i off = _mm256_set1_epi8(8);
+	__m256 acc = _mm256_setzero_ps();
+	for (size_t b = 0; b < n / 32; b++, x += 18) {
+		__m128i t = _mm_loadu_si128((const __m128i *)(x + 2));
+		__m128i lo = _mm_and_si128(t, m4), hi = _mm_and_si128(_mm_srli_epi16(t, 4), m4);
+		__m256i qx = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), off);
+		__m256i qy = _mm256_loadu_si256((const __m256i *)y[b].q);
+		__m256 p = _mm256_cvtepi32_ps(dot_i8(qx, qy));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), p, acc);
+	}
+	return hsum8(acc);
+}
+
+AVX2 static float dot_q45_k_avx2(size_t n, const void *w, const void *a, bool five)
+{
+	const uint8_t *x = w;
+	const struct act_q8_k *y = a;
+	size_t bb = five ? 176 : 144;
+	const __m256i m4 = _mm256_set1_epi8(0xF);
+	__m256 acc = _mm256_setzero_ps();
+	float accm = 0;
+	for (size_t b = 0; b < n / 256; b++, x += bb) {
+		const uint8_t *scales = x + 4, *qs = five ? x + 48 : x + 16;
+		int sc[8], m[8];
+		for (int j = 0; j < 8; j++)
+			scale_min_k4(j, scales, &sc[j], &m[j]);
+		int summ = 0;
+		for (int j = 0; j < 8; j++)
+			summ += m[j] * (y[b].bsum[2 * j] + y[b].bsum[2 * j + 1]);
+		__m256i qh = five ? _mm256_loadu_si256((const __m256i *)(x + 16)) : _mm256_setzero_si256();
+		__m256i sumi = _mm256_setzero_si256();
+		for (int c = 0; c < 4; c++) {
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+			__m256i lo = _mm256_and_si256(bits, m4);
+			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+			if (five) {
+				__m256i bl = _mm256_set1_epi8((char)(1 << (2 * c)));
+				__m256i bh = _mm256_set1_epi8((char)(1 << (2 * c + 1)));
+				__m256i sixteen = _mm256_set1_epi8(16);
+				lo = _mm256_or_si256(lo, _mm256_and_si256(
+							     _mm256_cmpeq_epi8(_mm256_and_si256(qh, bl), bl), sixteen));
+				hi = _mm256_or_si256(hi, _mm256_and_si256(
+							     _mm256_cmpeq_epi8(_mm256_and_si256(qh, bh), bh), sixteen));
+			}
+			__m256i y0 = _mm256_loadu_si256((const __m256i *)(y[b].q + 64 * c));
+			__m256i y1 = _mm256_loadu_si256((const __m256i *)(y[b].q + 64 * c + 32));
+			__m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16((short)sc[2 * c]));
+			__m256i p1 =
+				_mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_set1_epi16((short)sc[2 * c + 1]));
+			sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+		}
+		float d = f16s(x) * y[b].d, dmin = f16s(x + 2) * y[b].d;
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+		accm += dmin * (float)summ;
+	}
+	return hsum8(acc) - accm;
+}
+
+AVX2 static float dot_q4_k_avx2(size_t n, const void *w, const void *a) { return dot_q45_k_avx2(n, w, a, false); }
+AVX2 static float dot_q5_k_avx2(size_t n, const void *w, const void *a) { return dot_q45_k_avx2(n, w, a, true); }
+
+AVX2 static float dot_q6_k_avx2(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_k *y = a;
+	const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+	__m256 acc = _mm256_setzero_ps();
+	float accoff = 0;
+	for (size_t b = 0; b < n / 256; b++, x += 210) {
+		const uint8_t *ql = x, *qhp = x + 128;
+		const int8_t *sc = (const int8_t *)(x + 192);
+		int off = 0;
+		for (int j = 0; j < 16; j++)
+			off += sc[j] * y[b].bsum[j];
+		__m256i sumi = _mm256_setzero_si256();
+		for (int h = 0; h < 2; h++) {
+			__m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
+			__m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
+			__m256i qh = _mm256_loadu_si256((const __m256i *)(qhp + 32 * h));
+			__m256i q[4];
+			q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+			q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+					       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+			q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+					       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+			q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+					       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+			for (int k = 0; k < 4; k++) {
+				__m256i yy = _mm256_loadu_si256((const __m256i *)(y[b].q + 128 * h + 32 * k));
+				__m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]),
+							       _mm_set1_epi16(sc[8 * h + 2 * k]));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yy), scv));
+			}
+		}
+		/* The stored values are q+32; subtract 32 * sum(sc * a) per 16-group. */
+		__m256 fs = _mm256_cvtepi32_ps(sumi);
+		float d = f16s(x + 208) * y[b].d;
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), fs, acc);
+		accoff += d * 32.0f * (float)off;
+	}
+	return hsum8(acc) - accoff;
+}
+
+static const struct quant_kernel avx2[TENSOR__MAX] = {
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, "avx2"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, "avx2"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, "avx2"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, "avx2"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, "avx2"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, "avx2"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k_avx2, "avx2"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k_avx2, "avx2"},
+};
+#endif
+
+static bool have_avx2;
+static bool force_scalar;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void detect(void)
+{
+#ifdef QUANT_X86
+	__builtin_cpu_init();
+	have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		    __builtin_cpu_supports("f16c");
+#endif
+	const char *s = getenv("ATELIER_ENGINE_SCALAR");
+	force_scalar = s && s[0] == '1';
+}
+
+const struct quant_kernel *quant_kernel_scalar(uint32_t t)
+{
+	return t < TENSOR__MAX && scalar[t].dot ? &scalar[t] : NULL;
+}
+
+const struct quant_kernel *quant_kernel_avx2(uint32_t t)
+{
+	pthread_once(&once, detect);
+#ifdef QUANT_X86
+	if (have_avx2 && t < TENSOR__MAX && avx2[t].dot)
+		return &avx2[t];
+#endif
+	return NULL;
+}
+
+const struct quant_kernel *quant_kernel(uint32_t t)
+{
+	pthread_once(&once, detect);
+	const struct quant_kernel *k = force_scalar ? NULL : quant_kernel_avx2(t);
+	return k ? k : quant_kernel_scalar(t);
+}

@@ -1,0 +1,55 @@
+/*
+ * quant.h: dot-product kernels between a weight row of any computable type and
+ * an activation row, plus the conversion of float activations into the form
+ * each weight type's kernel consumes.
+ *
+ *   weights            activations
+ *   F32, F16, BF16     F32 (weights converted on the fly)
+ *   Q8_0, Q4_0         QUANT_ACT_Q8_0: per 32 values, float d + int8 q[32]
+ *   Q4_K, Q5_K, Q6_K   QUANT_ACT_Q8_K: per 256 values, float d + int8 q[256]
+ *                      + int16 sums of each 16 (for the K-quant minimums)
+ *
+ * The activation formats are internal (never in a file), so the scale is a
+ * float rather than ggml's half. Every type has a scalar kernel, the
+ * reference, and an AVX2/FMA/F16C kernel chosen at run time when the CPU has
+ * those instructions (ggml's habit of a table of function pointers per type).
+ */
+#ifndef ATELIER_ENGINE_QUANT_H
+#define ATELIER_ENGINE_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum quant_act { QUANT_ACT_F32, QUANT_ACT_Q8_0, QUANT_ACT_Q8_K };
+
+/* Dot product of n values: weight row w (in the weight type) with activation
+ * row a (in the kernel's activation form). n is a multiple of the block size. */
+typedef float (*quant_dot_fn)(size_t n, const void *w, const void *a);
+/* Convert n float activations into the activation form (out: quant_act_bytes). */
+typedef void (*quant_act_fn)(const float *x, void *out, size_t n);
+
+struct quant_kernel {
+	enum quant_act act;
+	quant_act_fn to_act;
+	quant_dot_fn dot;
+	const char *isa; /* "scalar" or "avx2" */
+};
+
+/* The best kernel this CPU runs for weights of type t (enum tensor_type), or
+ * NULL when the engine cannot compute with t. ATELIER_ENGINE_SCALAR=1 in the
+ * environment forces the scalar kernels (for comparisons). */
+const struct quant_kernel *quant_kernel(uint32_t t);
+
+/* The scalar reference kernel, and the AVX2 kernel (NULL when the CPU lacks
+ * AVX2/FMA/F16C or the type has none). For tests and benchmarks. */
+const struct quant_kernel *quant_kernel_scalar(uint32_t t);
+const struct quant_kernel *quant_kernel_avx2(uint32_t t);
+
+/* Bytes of n activations in form act (n a multiple of that form's block). */
+size_t quant_act_bytes(enum quant_act act, size_t n);
+
+/* Elements per block of an activation form (1, 32 or 256). */
+size_t quant_act_block(enum quant_act act);
+
+#endif

@@ -1,0 +1,169 @@
+/* quant_test.c: every dot kernel against its scalar reference on random data,
+ * and the scalar reference against float dequantization (tensor.c). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/quant.h"
+#include "engine/tensor.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 16);
+}
+static float frand(void) { return (float)(rnd() % 20001) / 10000.0f - 1.0f; }
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+/* Random bytes for n values of type t, with every half-float scale set to a
+ * sane positive value (random bytes there would be inf/nan). */
+static void random_row(uint32_t t, uint8_t *w, size_t n)
+{
+	size_t bytes;
+	assert_true(tensor_row_bytes(t, n, &bytes));
+	for (size_t i = 0; i < bytes; i++)
+		w[i] = (uint8_t)rnd();
+	switch (t) {
+	case TENSOR_F32:
+		for (size_t i = 0; i < n; i++) { float f = frand(); memcpy(w + 4 * i, &f, 4); }
+		break;
+	case TENSOR_F16:
+		for (size_t i = 0; i < n; i++) put16(w + 2 * i, tensor_f32_to_f16(frand()));
+		break;
+	case TENSOR_BF16:
+		for (size_t i = 0; i < n; i++) put16(w + 2 * i, tensor_f32_to_bf16(frand()));
+		break;
+	case TENSOR_Q8_0:
+		for (size_t b = 0; b < n / 32; b++) put16(w + 34 * b, tensor_f32_to_f16(0.01f + 0.01f * fabsf(frand())));
+		break;
+	case TENSOR_Q4_0:
+		for (size_t b = 0; b < n / 32; b++) put16(w + 18 * b, tensor_f32_to_f16(0.05f + 0.05f * fabsf(frand())));
+		break;
+	case TENSOR_Q4_K:
+	case TENSOR_Q5_K: {
+		size_t bb = t == TENSOR_Q4_K ? 144 : 176;
+		for (size_t b = 0; b < n / 256; b++) {
+			put16(w + bb * b, tensor_f32_to_f16(0.001f + 0.001f * fabsf(frand())));
+			put16(w + bb * b + 2, tensor_f32_to_f16(0.001f + 0.001f * fabsf(frand())));
+		}
+		break;
+	}
+	case TENSOR_Q6_K:
+		for (size_t b = 0; b < n / 256; b++) put16(w + 210 * b + 208, tensor_f32_to_f16(0.001f + 0.001f * fabsf(frand())));
+		break;
+	}
+}
+
+static const uint32_t types[] = {TENSOR_F32, TENSOR_F16, TENSOR_BF16, TENSOR_Q8_0, TENSOR_Q4_0,
+				 TENSOR_Q4_K, TENSOR_Q5_K, TENSOR_Q6_K};
+
+static void check_type(uint32_t t, bool simd)
+{
+	enum { N = 1024 };
+	static uint8_t w[N * 4];
+	static float x[N], wf[N];
+	static uint8_t act[N * 8];
+	for (int trial = 0; trial < 20; trial++) {
+		random_row(t, w, N);
+		for (int i = 0; i < N; i++)
+			x[i] = frand();
+		const struct quant_kernel *ks = quant_kernel_scalar(t);
+		assert_non_null(ks);
+		ks->to_act(x, act, N);
+		float ref = ks->dot(N, w, act);
+		if (simd) {
+			const struct quant_kernel *kv = quant_kernel_avx2(t);
+			if (!kv) /* no AVX2 on this CPU: nothing to compare, and nothing counted */
+				return;
+			assert_int_equal(kv->act, ks->act);
+			float got = kv->dot(N, w, act);
+			float tol = 1e-4f * fmaxf(1.0f, fabsf(ref));
+			if (fabsf(got - ref) > tol)
+				fail_msg("%s avx2 %g vs scalar %g", tensor_type_name(t), got, ref);
+		} else {
+			/* Scalar kernel against dequantized weights times float activations:
+			 * only activation rounding separates them. */
+			assert_true(tensor_dequant_row(t, w, wf, N));
+			double exact = 0, mag = 0;
+			for (int i = 0; i < N; i++) {
+				exact += (double)wf[i] * x[i];
+				mag += fabs((double)wf[i] * x[i]);
+			}
+			double tol = (ks->act == QUANT_ACT_F32 ? 1e-5 : 1.5e-2) * mag + 1e-6;
+			if (fabs(ref - exact) > tol)
+				fail_msg("%s scalar %g vs dequantized %g (tol %g)", tensor_type_name(t), ref, exact, tol);
+		}
+	}
+}
+
+static void test_scalar_matches_dequant(void **state)
+{
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		check_type(types[i], false);
+}
+
+static void test_avx2_matches_scalar(void **state)
+{
+	if (!quant_kernel_avx2(TENSOR_Q8_0))
+		skip();
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		check_type(types[i], true);
+}
+
+static void test_f16_roundtrip(void **state)
+{
+	assert_int_equal(tensor_f32_to_f16(1.0f), 0x3c00);
+	assert_int_equal(tensor_f32_to_f16(-2.0f), 0xc000);
+	assert_int_equal(tensor_f32_to_f16(65504.0f), 0x7bff);
+	assert_int_equal(tensor_f32_to_f16(1e6f), 0x7c00);
+	assert_true(tensor_f16_to_f32(0x0001) > 5.9e-8f && tensor_f16_to_f32(0x0001) < 6.0e-8f);
+	for (uint32_t h = 0; h < 0x7c00; h++)
+		assert_int_equal(tensor_f32_to_f16(tensor_f16_to_f32((uint16_t)h)), h);
+	assert_int_equal(tensor_f32_to_bf16(1.0f), 0x3f80);
+	assert_true(tensor_bf16_to_f32(0x3f80) == 1.0f);
+}
+
+static void test_q8_0_known_block(void **state)
+{
+	uint8_t blk[34] = {0};
+	put16(blk, tensor_f32_to_f16(0.5f));
+	for (int i = 0; i < 32; i++)
+		blk[2 + i] = (uint8_t)(int8_t)(i - 16);
+	float out[32];
+	assert_true(tensor_dequant_row(TENSOR_Q8_0, blk, out, 32));
+	for (int i = 0; i < 32; i++)
+		assert_true(out[i] == 0.5f * (float)(i - 16));
+	assert_false(tensor_dequant_row(TENSOR_Q2_K, blk, out, 256));
+	size_t b;
+	assert_false(tensor_row_bytes(TENSOR_Q8_0, 33, &b));
+	assert_true(tensor_row_bytes(TENSOR_Q6_K, 512, &b));
+	assert_int_equal(b, 420);
+}
+
+static void test_unsupported_kernels(void **state)
+{
+	assert_null(quant_kernel(TENSOR_Q2_K));
+	assert_null(quant_kernel(999));
+	assert_non_null(quant_kernel(TENSOR_Q4_K));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scalar_matches_dequant),
+		cmocka_unit_test(test_avx2_matches_scalar),
+		cmocka_unit_test(test_f16_roundtrip),
+		cmocka_unit_test(test_q8_0_known_block),
+		cmocka_unit_test(test_unsupported_kernels),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
