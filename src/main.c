@@ -25,6 +25,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{"serve", cmd_serve, "serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   run the server"},
+	{"draw", cmd_draw, "draw MODEL.safetensors -p PROMPT [--steps N] [--seed N] [--guidance G] [--sampler ddim|euler] [--init IMG.png --strength S] -o OUT.png   generate an image"},
 	{"routes", cmd_routes, "routes                      print every route with its guard"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},

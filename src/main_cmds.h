@@ -5,5 +5,6 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_draw(int argc, char **argv);
 
 #endif
