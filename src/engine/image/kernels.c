@@ -136,16 +136,40 @@ static void pack_a(const float *A, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc,
 	}
 }
 
+/* Full-width rows of a B panel (the common case), copied with vector moves. */
+__attribute__((target("avx512f"))) static void pack_b_rows32(const float *src, ptrdiff_t rsb, int kc, float *d)
+{
+	for (int kk = 0; kk < kc; kk++, src += rsb, d += 32) {
+		_mm512_store_ps(d, _mm512_loadu_ps(src));
+		_mm512_store_ps(d + 16, _mm512_loadu_ps(src + 16));
+	}
+}
+
+__attribute__((target("avx2"))) static void pack_b_rows16(const float *src, ptrdiff_t rsb, int kc, float *d)
+{
+	for (int kk = 0; kk < kc; kk++, src += rsb, d += 16) {
+		_mm256_store_ps(d, _mm256_loadu_ps(src));
+		_mm256_store_ps(d + 8, _mm256_loadu_ps(src + 8));
+	}
+}
+
 /* Pack B[pc.., jc..] (kc x nc) into panels of nr columns; columns past nc are zero. */
-static void pack_b(const float *B, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc, int nr, float *dst)
+static void pack_b(enum imgk_isa isa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc, int nr,
+		   float *dst)
 {
 	for (int p = 0; p < nc; p += nr) {
 		int cols = nc - p < nr ? nc - p : nr;
-		if (csb == 1) {
+		if (csb == 1 && cols == nr && isa == IMGK_AVX512) {
+			pack_b_rows32(B + p, rsb, kc, dst);
+		} else if (csb == 1 && cols == nr && isa == IMGK_AVX2) {
+			pack_b_rows16(B + p, rsb, kc, dst);
+		} else if (csb == 1) {
 			for (int kk = 0; kk < kc; kk++) {
 				const float *src = B + kk * rsb + p;
 				float *d = dst + kk * nr;
-				memcpy(d, src, sizeof(float) * (size_t)cols);
+				/* a plain loop: the compiler vectorises it, a memcpy call per row costs more */
+				for (int j = 0; j < cols; j++)
+					d[j] = src[j];
 				for (int j = cols; j < nr; j++)
 					d[j] = 0.0f;
 			}
@@ -284,7 +308,7 @@ static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, i
 		for (int pc = 0; pc < K; pc += KC) {
 			int kc = K - pc < KC ? K - pc : KC;
 			int a2 = acc || pc > 0;
-			pack_b(B + pc * rsb + jc * csb, rsb, csb, kc, nc, nr, pb);
+			pack_b(isa, B + pc * rsb + jc * csb, rsb, csb, kc, nc, nr, pb);
 			for (int ic = 0; ic < M; ic += MC) {
 				int mc = M - ic < MC ? M - ic : MC;
 				pack_a(A + ic * rsa + pc * csa, rsa, csa, mc, kc, mr, pa);
@@ -438,6 +462,31 @@ void imgk_linear(struct imgk *k, const float *x, int cin, int n, const float *wt
 
 /* ------------------------------------------------------------------ norms */
 
+static __m256 exp256(__m256 x);
+
+/* y[j] = silu(x[j] * a + b) for j < n, 8 lanes at a time. */
+__attribute__((target("avx2,fma"))) static void affine_silu_avx2(const float *x, int n, float a, float b, float *y)
+{
+	__m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), one = _mm256_set1_ps(1.0f);
+	__m256 lim = _mm256_set1_ps(87.0f);
+	int j = 0;
+	for (; j + 8 <= n; j += 8) {
+		__m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), va, vb);
+		__m256 e = exp256(_mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), v), lim));
+		_mm256_storeu_ps(y + j, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+	}
+	for (; j < n; j++)
+		y[j] = imgk_silu(x[j] * a + b);
+}
+
+static int have_avx2(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return v;
+}
+
 void imgk_groupnorm(const float *x, int c, int hw, int groups, const float *gamma, const float *beta, float eps,
 		    int silu, float *y)
 {
@@ -474,7 +523,9 @@ void imgk_groupnorm(const float *x, int c, int hw, int groups, const float *gamm
 			float a = rstd * gamma[ch], b = beta[ch] - mean * a;
 			const float *xs = xg + (ptrdiff_t)cc * hw;
 			float *ys = yg + (ptrdiff_t)cc * hw;
-			if (silu)
+			if (silu && have_avx2())
+				affine_silu_avx2(xs, hw, a, b, ys);
+			else if (silu)
 				for (int j = 0; j < hw; j++)
 					ys[j] = imgk_silu(xs[j] * a + b);
 			else
@@ -631,8 +682,17 @@ void imgk_attention(struct imgk *k, const float *q, const float *kk, const float
 		/* S[i,j] = sum_t qh[t,i] kh[t,j]: A = qh^T (row stride 1, column stride n) */
 		imgk_gemm(k, n, m, d, qh, 1, n, kh, m, 1, scratch, m, 0);
 		imgk_softmax_rows(k, scratch, n, m, scale);
-		/* O[t,i] = sum_j vh[t,j] S[i,j]: B = S^T (row stride 1, column stride m) */
-		imgk_gemm(k, d, n, m, vh, m, 1, scratch, 1, m, out + (ptrdiff_t)h * d * n, n, 0);
+		/* O^T[i,t] = sum_j S[i,j] vh[t,j]: A = S packed contiguously, B = vh^T (small, m x d);
+		 * computing O = vh S^T instead would pack the n x m scores through a transpose. */
+		float *ot = scratch + (size_t)n * m;
+		imgk_gemm(k, n, d, m, scratch, m, 1, vh, 1, m, ot, d, 0);
+		float *oh = out + (ptrdiff_t)h * d * n;
+		for (int i0 = 0; i0 < n; i0 += 32) {
+			int i1 = i0 + 32 < n ? i0 + 32 : n;
+			for (int t = 0; t < d; t++)
+				for (int i = i0; i < i1; i++)
+					oh[(size_t)t * n + i] = ot[(size_t)i * d + t];
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ struct textenc {
 	const float *pos_emb;     /* [max_tokens, dim] */
 	struct tlayer *layers;    /* [layers] */
 	const float *lnf_g, *lnf_b; /* [dim] */
-	float *x, *h, *qkv, *a, *ff, *scores, *lnscr; /* [dim L] [dim L] [3 dim L] [dim L] [ff L] [L L] [2L] */
+	float *x, *h, *qkv, *a, *ff, *scores, *lnscr; /* [dim L] [dim L] [3 dim L] [dim L] [ff L] [L L + L dim] [2L] */
 };
 
 static int get(struct unet_wsrc *src, const float **out, const char *name, int ndim, int d0, int d1,
@@ -97,7 +97,7 @@ int textenc_new(struct textenc **out, const struct textenc_config *cfg, const ch
 	t->qkv = malloc(sizeof(float) * 3 * (size_t)D * L);
 	t->a = malloc(sizeof(float) * (size_t)D * L);
 	t->ff = malloc(sizeof(float) * (size_t)c->ff * L);
-	t->scores = malloc(sizeof(float) * (size_t)L * L);
+	t->scores = malloc(sizeof(float) * ((size_t)L * L + (size_t)L * D));
 	t->lnscr = malloc(sizeof(float) * 2 * (size_t)L);
 	if (!t->x || !t->h || !t->qkv || !t->a || !t->ff || !t->scores || !t->lnscr) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");

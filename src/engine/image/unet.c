@@ -189,7 +189,7 @@ static void need_xf(struct unet *u, int c, size_t n)
 	size_t L = (size_t)u->cfg.ctx_len;
 	u->tok_max = zmax(u->tok_max, (size_t)c * zmax(n, L));
 	u->ff_max = zmax(u->ff_max, 8 * (size_t)c * n);
-	u->sc_max = zmax(u->sc_max, n * zmax(n, L));
+	u->sc_max = zmax(u->sc_max, n * zmax(n, L) + n * (size_t)(c / u->cfg.heads));
 	u->act_max = zmax(u->act_max, (size_t)c * n);
 	double cd = c, cc = u->cfg.ctx_dim;
 	u->flops.linear += 2.0 * n * (cd * cd * 2 /* proj in/out */ + 4 * cd * cd /* self qkvo */ +

@@ -187,7 +187,7 @@ static void attention_matches_reference(void **st)
 		for (size_t i = 0; i < (size_t)ch * n; i++)
 			q[i] *= 2.0f; /* peaked softmax */
 		float *o = malloc(sizeof(float) * (size_t)ch * n), *r = malloc(sizeof(float) * (size_t)ch * n);
-		float *s = malloc(sizeof(float) * (size_t)n * m);
+		float *s = malloc(sizeof(float) * ((size_t)n * m + (size_t)n * ch / heads));
 		imgk_attention_ref(q, k, v, ch, n, m, heads, r);
 		for (int isa = 0; isa < IMGK__MAX; isa++)
 			for (int kk = 0; kk < 2; kk++) {
