@@ -3,11 +3,13 @@
  *
  *   image_bench shapes MODEL THREADS   the default model: seconds per UNet step and per image
  *                                      (25 DDIM steps, guidance 3), GFLOP/s
+ *   image_bench gemm THREADS           the GEMM kernel alone on an SD-sized convolution
  *   image_bench sd THREADS [LEVELS]    a random-weight UNet with Stable Diffusion 1.5's shapes
  *                                      (320 channels x [1,2,4,4], attention on the first three
  *                                      levels, 2 ResBlocks per level, 8 heads, 768-wide context
  *                                      of 77 tokens) on a 64x64x4 latent (a 512x512 image), one
- *                                      step; LEVELS < 4 keeps only the first levels
+ *                                      step with 1 thread, then with THREADS; LEVELS < 4 keeps
+ *                                      only the first levels
  * Prints "key value" lines: step_s, image_s, gflops and per-kernel gflops (conv, attn).
  * Random weights are made here at run time (never stored).
  */
@@ -58,8 +60,12 @@ static int rand_get(struct unet_wsrc *b, const char *name, int ndim, const int *
 	int is_gain = strstr(name, "norm") && strstr(name, "weight");
 	is_gain |= (strstr(name, ".ln") != NULL) && strstr(name, "weight");
 	float scale = fan_in ? 1.7320508f / sqrtf((float)fan_in) : 0.02f; /* uniform, variance 1/fan_in */
+	uint32_t x = (uint32_t)sched_rng_next(&s->rng) | 1u; /* xorshift32: fast enough for 860M values */
 	for (size_t i = 0; i < n; i++) {
-		float u = (float)(sched_rng_next(&s->rng) >> 40) * 0x1.0p-24f * 2.0f - 1.0f;
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		float u = (float)(x >> 8) * 0x1.0p-24f * 2.0f - 1.0f;
 		p[i] = is_gain ? 1.0f + 0.1f * u : u * scale;
 	}
 	*out = p;
@@ -111,6 +117,7 @@ static int bench_shapes(const char *path, int threads)
 	return 0;
 }
 
+/* One SD1.5-shaped UNet with random weights, one step at 1 thread and at `threads`. */
 static int bench_sd(int threads, int levels)
 {
 	struct errinfo e;
@@ -121,11 +128,12 @@ static int bench_sd(int threads, int levels)
 	struct rand_src src = {.base.get = rand_get};
 	sched_rng_seed(&src.rng, 1);
 	struct threadpool *pool = NULL;
-	struct imgk *k = NULL;
+	struct imgk *k1 = NULL, *kn = NULL;
 	struct unet *u = NULL;
 	int rc = 1;
 	double t0 = now();
-	if (threads_new(&pool, threads, &e) || imgk_new(&k, pool, &e) || unet_new(&u, &c, &src.base, k, &e)) {
+	if (threads_new(&pool, threads, &e) || imgk_new(&k1, NULL, &e) || imgk_new(&kn, pool, &e) ||
+	    unet_new(&u, &c, &src.base, k1, &e)) {
 		fprintf(stderr, "%s: %s\n", err_str(e.code), e.msg);
 		goto out;
 	}
@@ -138,19 +146,27 @@ static int bench_sd(int threads, int levels)
 	sched_rng_seed(&r, 2);
 	sched_rng_normal(&r, x, (int)n);
 	sched_rng_normal(&r, ctx, 768 * 77);
-	unet_times(u, &(struct unet_times){0}, 1);
-	t0 = now();
-	unet_forward(u, x, 500.0f, ctx, eps);
-	double dt = now() - t0;
-	printf("step_s %.3f\n", dt);
-	report_kernels(u, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		int nth = pass ? threads : 1;
+		if (pass && threads == 1)
+			break;
+		unet_set_kernels(u, pass ? kn : k1);
+		unet_times(u, &(struct unet_times){0}, 1);
+		t0 = now();
+		unet_forward(u, x, 500.0f, ctx, eps);
+		double dt = now() - t0;
+		printf("threads %d\n", nth);
+		printf("step_s %.3f\n", dt);
+		report_kernels(u, 1);
+	}
 	free(x);
 	free(eps);
 	free(ctx);
 	rc = 0;
 out:
 	unet_free(u);
-	imgk_free(k);
+	imgk_free(k1);
+	imgk_free(kn);
 	threads_free(pool);
 	for (size_t i = 0; i < src.n; i++)
 		free(src.bufs[i]);
@@ -158,10 +174,42 @@ out:
 	return rc;
 }
 
+/* The raw GEMM kernel on an SD-sized convolution (M=320, K=2880, N=4096). */
+static int bench_gemm(int threads)
+{
+	struct errinfo e;
+	struct threadpool *pool = NULL;
+	struct imgk *k = NULL;
+	int M = 320, K = 2880, N = 4096;
+	if (threads_new(&pool, threads, &e) || imgk_new(&k, threads > 1 ? pool : NULL, &e))
+		return 1;
+	float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N),
+	      *C = malloc(sizeof(float) * (size_t)M * N);
+	struct sched_rng r;
+	sched_rng_seed(&r, 3);
+	sched_rng_normal(&r, A, M * K);
+	sched_rng_normal(&r, B, K * N);
+	imgk_gemm(k, M, N, K, A, K, 1, B, N, 1, C, N, 0);
+	int reps = 3;
+	double t0 = now();
+	for (int i = 0; i < reps; i++)
+		imgk_gemm(k, M, N, K, A, K, 1, B, N, 1, C, N, 0);
+	double dt = (now() - t0) / reps;
+	printf("gemm_gflops %.1f\n", 2.0 * M * N * K / dt / 1e9);
+	free(A);
+	free(B);
+	free(C);
+	imgk_free(k);
+	threads_free(pool);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "shapes"))
 		return bench_shapes(argv[2], (int)strtol(argv[3], NULL, 10));
+	if (argc >= 3 && !strcmp(argv[1], "gemm"))
+		return bench_gemm((int)strtol(argv[2], NULL, 10));
 	if (argc >= 3 && !strcmp(argv[1], "sd"))
 		return bench_sd((int)strtol(argv[2], NULL, 10), argc > 3 ? (int)strtol(argv[3], NULL, 10) : 4);
 	fprintf(stderr, "usage: image_bench shapes MODEL THREADS | sd THREADS [LEVELS]\n");

@@ -30,6 +30,8 @@ struct imgk {
 	float *pack_b[THREADS_MAX]; /* [KC*NC] per thread */
 };
 
+static __m256 exp256(__m256 x);
+
 static const int isa_mr[IMGK__MAX] = {4, 6, 12};
 static const int isa_nr[IMGK__MAX] = {16, 16, 32};
 
@@ -462,8 +464,6 @@ void imgk_linear(struct imgk *k, const float *x, int cin, int n, const float *wt
 
 /* ------------------------------------------------------------------ norms */
 
-static __m256 exp256(__m256 x);
-
 /* y[j] = silu(x[j] * a + b) for j < n, 8 lanes at a time. */
 __attribute__((target("avx2,fma"))) static void affine_silu_avx2(const float *x, int n, float a, float b, float *y)
 {
@@ -583,6 +583,47 @@ void imgk_layernorm(const float *x, int c, int n, const float *gamma, const floa
 			y[(ptrdiff_t)ch * n + j] = (x[(ptrdiff_t)ch * n + j] - mean[j]) * var[j] * gamma[ch] + beta[ch];
 }
 
+/* ------------------------------------------------------------------ GEGLU */
+
+/* gelu(x) = x/2 (1 + erf(x/sqrt 2)) with erf from Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7). */
+__attribute__((target("avx2,fma"))) static void geglu_avx2(float *a, const float *g, size_t n)
+{
+	const __m256 p = _mm256_set1_ps(0.3275911f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+	const __m256 a1 = _mm256_set1_ps(0.254829592f), a2 = _mm256_set1_ps(-0.284496736f),
+		     a3 = _mm256_set1_ps(1.421413741f), a4 = _mm256_set1_ps(-1.453152027f),
+		     a5 = _mm256_set1_ps(1.061405429f), rs2 = _mm256_set1_ps(0.70710678118654752f);
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 x = _mm256_loadu_ps(g + i);
+		__m256 z = _mm256_mul_ps(x, rs2);
+		__m256 az = _mm256_andnot_ps(sign, z);
+		__m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, az, one));
+		__m256 poly = _mm256_fmadd_ps(a5, t, a4);
+		poly = _mm256_fmadd_ps(poly, t, a3);
+		poly = _mm256_fmadd_ps(poly, t, a2);
+		poly = _mm256_fmadd_ps(poly, t, a1);
+		poly = _mm256_mul_ps(poly, t);
+		__m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az)));
+		__m256 erf = _mm256_fnmadd_ps(poly, e, one); /* 1 - poly e, for |z| */
+		erf = _mm256_or_ps(erf, _mm256_and_ps(sign, z)); /* odd */
+		__m256 gl = _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, erf));
+		_mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), gl));
+	}
+	for (; i < n; i++)
+		a[i] *= imgk_gelu(g[i]);
+}
+
+void imgk_geglu(struct imgk *k, float *a, const float *g, size_t n)
+{
+	if (k->isa >= IMGK_AVX2) {
+		geglu_avx2(a, g, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		a[i] *= imgk_gelu(g[i]);
+}
+
 /* ------------------------------------------------------------------ attention */
 
 /* exp(x) for x <= 0 via 2^(x log2 e) split into integer and fraction with a degree-6
@@ -671,29 +712,61 @@ void imgk_softmax_rows(struct imgk *k, float *s, int rows, int cols, float scale
 		softmax_worker(&j, 0, 1);
 }
 
+struct attn_job {
+	struct imgk *k;
+	const float *q, *kk, *v;
+	int c, n, m, heads;
+	float *out, *scratch;
+};
+
+#define ATTN_QB 48 /* query rows per block: a 48 x m score block stays in L2 */
+
+/* Thread ith owns query rows [r0, r1) of every head: its rows of the score matrix and of O^T
+ * in scratch are its own, so threads never wait on each other. */
+static void attn_worker(void *ctx, int ith, int nth)
+{
+	struct attn_job *j = ctx;
+	struct imgk *k = j->k;
+	int n = j->n, m = j->m, d = j->c / j->heads, mr = isa_mr[k->isa];
+	int blocks = (n + mr - 1) / mr;
+	int r0 = (int)((long)blocks * ith / nth) * mr, r1 = (int)((long)blocks * (ith + 1) / nth) * mr;
+	if (r1 > n)
+		r1 = n;
+	float scale = 1.0f / sqrtf((float)d);
+	float *ot = j->scratch + (size_t)n * m;
+	for (int h = 0; h < j->heads; h++) {
+		const float *qh = j->q + (ptrdiff_t)h * d * n, *kh = j->kk + (ptrdiff_t)h * d * m;
+		const float *vh = j->v + (ptrdiff_t)h * d * m;
+		float *oh = j->out + (ptrdiff_t)h * d * n;
+		for (int i0 = r0; i0 < r1; i0 += ATTN_QB) {
+			int rows = r1 - i0 < ATTN_QB ? r1 - i0 : ATTN_QB;
+			float *sb = j->scratch + (size_t)i0 * m, *ob = ot + (size_t)i0 * d;
+			/* S[i,j] = sum_t qh[t,i] kh[t,j]: A = qh^T (row stride 1, column stride n) */
+			gemm_serial(k->isa, k->pack_a[ith], k->pack_b[ith], rows, m, d, qh + i0, 1, n, kh, m, 1, sb, m, 0);
+			for (int r = 0; r < rows; r++) {
+				if (k->isa >= IMGK_AVX2)
+					softmax_row_avx2(sb + (size_t)r * m, m, scale);
+				else
+					softmax_row(sb + (size_t)r * m, m, scale);
+			}
+			/* O^T[i,t] = sum_j S[i,j] vh[t,j]: A = S (contiguous), B = vh^T (m x d);
+			 * O = vh S^T instead would pack the scores through a transpose. */
+			gemm_serial(k->isa, k->pack_a[ith], k->pack_b[ith], rows, d, m, sb, m, 1, vh, 1, m, ob, d, 0);
+			for (int t = 0; t < d; t++)
+				for (int i = 0; i < rows; i++)
+					oh[(size_t)t * n + i0 + i] = ob[(size_t)i * d + t];
+		}
+	}
+}
+
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch)
 {
-	int d = c / heads;
-	float scale = 1.0f / sqrtf((float)d);
-	for (int h = 0; h < heads; h++) {
-		const float *qh = q + (ptrdiff_t)h * d * n, *kh = kk + (ptrdiff_t)h * d * m;
-		const float *vh = v + (ptrdiff_t)h * d * m;
-		/* S[i,j] = sum_t qh[t,i] kh[t,j]: A = qh^T (row stride 1, column stride n) */
-		imgk_gemm(k, n, m, d, qh, 1, n, kh, m, 1, scratch, m, 0);
-		imgk_softmax_rows(k, scratch, n, m, scale);
-		/* O^T[i,t] = sum_j S[i,j] vh[t,j]: A = S packed contiguously, B = vh^T (small, m x d);
-		 * computing O = vh S^T instead would pack the n x m scores through a transpose. */
-		float *ot = scratch + (size_t)n * m;
-		imgk_gemm(k, n, d, m, scratch, m, 1, vh, 1, m, ot, d, 0);
-		float *oh = out + (ptrdiff_t)h * d * n;
-		for (int i0 = 0; i0 < n; i0 += 32) {
-			int i1 = i0 + 32 < n ? i0 + 32 : n;
-			for (int t = 0; t < d; t++)
-				for (int i = i0; i < i1; i++)
-					oh[(size_t)t * n + i] = ot[(size_t)i * d + t];
-		}
-	}
+	struct attn_job j = {k, q, kk, v, c, n, m, heads, out, scratch};
+	if (k->pool && k->nth > 1 && (long)n * m * c > 100000)
+		threads_run(k->pool, attn_worker, &j);
+	else
+		attn_worker(&j, 0, 1);
 }
 
 void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,

@@ -82,6 +82,9 @@ void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, 
 /* Row-wise softmax of s [rows, cols] after multiplying by scale, in place. */
 void imgk_softmax_rows(struct imgk *k, float *s, int rows, int cols, float scale);
 
+/* a[i] *= gelu(g[i]) for i < n (the GEGLU gate), vectorised erf within 2e-7. */
+void imgk_geglu(struct imgk *k, float *a, const float *g, size_t n);
+
 float imgk_silu(float x);
 float imgk_gelu(float x); /* exact (erf) GELU, as torch's default */
 

@@ -512,8 +512,7 @@ static void xf_fwd(struct unet *u, const struct xformer *t, float *x, int side, 
 	linear(u, u->xa, c, n, t->ff1_w, t->ff1_b, 8 * c, u->ff, 0);
 	t0 = now();
 	size_t half = (size_t)4 * c * n;
-	for (size_t i = 0; i < half; i++)
-		u->ff[i] *= imgk_gelu(u->ff[half + i]);
+	imgk_geglu(u->k, u->ff, u->ff + half, half);
 	u->times.other += now() - t0;
 	linear(u, u->ff, 4 * c, n, t->ff2_w, t->ff2_b, c, h, 1);
 	/* x += proj_out(h) */
@@ -607,6 +606,11 @@ void unet_forward(struct unet *u, const float *x, float t, const float *ctx, flo
 	imgk_groupnorm(h, cur, S * S, c->groups, u->on_g, u->on_b, c->gn_eps, 1, h2);
 	u->times.other += now() - t0;
 	conv(u, h2, cur, S, u->cout_w, u->cout_b, c->out_channels, 1, eps);
+}
+
+void unet_set_kernels(struct unet *u, struct imgk *k)
+{
+	u->k = k;
 }
 
 void unet_count_flops(const struct unet *u, struct unet_flops *f)

@@ -64,6 +64,9 @@ void unet_free(struct unet *u);
  * ctx is channel-major (one column per token). eps may not alias x. */
 void unet_forward(struct unet *u, const float *x, float t, const float *ctx, float *eps);
 
+/* Run later forward passes on kernel context k (e.g. another thread count). */
+void unet_set_kernels(struct unet *u, struct imgk *k);
+
 /* Multiply-adds (x2 = FLOPs) of one forward pass, counted per op kind. */
 struct unet_flops {
 	double conv, attn, linear; /* FLOPs: convolutions, attention scores+values, other matmuls */

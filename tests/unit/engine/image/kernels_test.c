@@ -229,6 +229,24 @@ static void softmax_handles_large_logits(void **st)
 	}
 }
 
+static void geglu_matches_erf(void **st)
+{
+	struct fix *f = *st;
+	size_t n = 1003;
+	float *a = randv(n), *g = randv(n), *r = malloc(sizeof(float) * n);
+	for (size_t i = 0; i < n; i++) {
+		g[i] *= 4.0f;
+		r[i] = a[i] * 0.5f * g[i] * (1.0f + (float)erf(g[i] / sqrt(2.0)));
+	}
+	imgk_geglu(f->k1, a, g, n);
+	for (size_t i = 0; i < n; i++)
+		if (fabsf(a[i] - r[i]) > 1e-5f * (1.0f + fabsf(r[i])))
+			fail_msg("geglu %zu: %g vs %g", i, a[i], r[i]);
+	free(a);
+	free(g);
+	free(r);
+}
+
 static void rng_is_reproducible_and_normal(void **st)
 {
 	(void)st;
@@ -278,6 +296,7 @@ int main(void)
 		cmocka_unit_test(layernorm_normalises_each_token),
 		cmocka_unit_test(attention_matches_reference),
 		cmocka_unit_test(softmax_handles_large_logits),
+		cmocka_unit_test(geglu_matches_erf),
 		cmocka_unit_test(rng_is_reproducible_and_normal),
 		cmocka_unit_test(timesteps_span_the_schedule),
 	};
