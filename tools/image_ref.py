@@ -76,10 +76,10 @@ class Rng:
         return out
 
 
-def timesteps(T, steps):
+def timesteps(t_max, steps):
     if steps <= 1:
-        return [T - 1]
-    return [((T - 1) * (steps - 1 - i) + (steps - 1) // 2) // (steps - 1) for i in range(steps)]
+        return [t_max]
+    return [(t_max * (steps - 1 - i) + (steps - 1) // 2) // (steps - 1) for i in range(steps)]
 
 
 def tokenize(text, vocab, L):
@@ -97,14 +97,15 @@ def tokenize(text, vocab, L):
 
 
 @torch.no_grad()
-def sample(model, arch, ac, vocab, prompt, steps, seed, guidance, sampler, init=None, strength=1.0, noise=None):
+def sample(model, arch, ac, vocab, prompt, steps, seed, guidance, sampler, init=None, strength=1.0, noise=None,
+           t_max=0, meta_t_max=None):
     S = arch["image_size"]
     L = arch["max_tokens"]
     rng = Rng(seed)
     ids = torch.tensor([tokenize(prompt, vocab, L)])
     ctx_c = model.text(ids)
     ctx_u = model.text(torch.zeros_like(ids))
-    ts = timesteps(arch["timesteps"], steps)
+    ts = timesteps(t_max if t_max else int(meta_t_max or arch["timesteps"] - 1), steps)
     n0 = rng.normal(3 * S * S) if noise is None else noise
     n0 = torch.from_numpy(n0.reshape(1, 3, S, S))
     start = 0
@@ -169,13 +170,14 @@ def cmd_compute(model_path, d):
     eps.float().numpy().astype("<f4").tofile(f"{d}/eps.f32")
     m = m.float()
     acf = ac.float()
+    mtm = meta.get("atelier.sample_t_max")
     for sampler in ("ddim", "euler"):
-        xs = sample(m, arch, acf, vocab, REF_CAPTION, 4, 42, 3.0, sampler)
+        xs = sample(m, arch, acf, vocab, REF_CAPTION, 4, 42, 3.0, sampler, meta_t_max=mtm)
         xs.numpy().astype("<f4").tofile(f"{d}/sample_{sampler}.f32")
     # img2img from a fixed init: the first sample quantised, strength 0.5
     init = ((xs.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
     xi = sample(m, arch, acf, vocab, "one blue square on a white background, center", 4, 9, 3.0, "ddim",
-                init=init.float(), strength=0.5)
+                init=init.float(), strength=0.5, meta_t_max=mtm)
     xi.numpy().astype("<f4").tofile(f"{d}/sample_img2img.f32")
     Rng(42).normal(8).astype("<f4").tofile(f"{d}/noise8.f32")
     with open(f"{d}/ids.txt", "w") as f:

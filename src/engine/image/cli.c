@@ -98,6 +98,10 @@ int cmd_draw(int argc, char **argv)
 			if (parse_float(val, 0.0f, 1.0f, &p.strength) || p.strength <= 0.0f)
 				return fprintf(stderr, "draw: --strength must be in (0, 1]\n"), 2;
 			have_strength = 1;
+		} else if (!strcmp(a, "--t-max")) {
+			if (parse_long(val, 1, 100000, &v))
+				return fprintf(stderr, "draw: --t-max must be a positive integer\n"), 2;
+			p.t_max = (int)v;
 		} else if (!strcmp(a, "--threads")) {
 			if (parse_long(val, 1, 256, &threads))
 				return fprintf(stderr, "draw: --threads must be 1..256\n"), 2;

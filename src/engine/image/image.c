@@ -33,6 +33,7 @@ struct image_model {
 	struct textenc *te;
 	struct unet *u;
 	int size, T, ctx_dim, ctx_len;
+	int t_max_default;
 	float *ac;         /* [T] alphas_cumprod */
 	float *ctx_c, *ctx_u; /* [ctx_dim, ctx_len] */
 	float *x, *eps, *eps_u, *noise; /* [3, S, S] each */
@@ -206,6 +207,17 @@ int image_model_open(struct image_model **out, const char *path, int threads, st
 		rc = err_set(e, ERR_CORRUPT, "weights", "tensor 'schedule.alphas_cumprod' [%d] missing or misshapen", m->T);
 		goto out;
 	}
+	m->t_max_default = m->T - 1;
+	const char *tm = safetensors_meta(m->st, "atelier.sample_t_max");
+	if (tm) {
+		char *end;
+		long v = strtol(tm, &end, 10);
+		if (*end || v < 1 || v > m->T - 1) {
+			rc = err_set(e, ERR_CORRUPT, "arch", "metadata atelier.sample_t_max must be 1..%d", m->T - 1);
+			goto out;
+		}
+		m->t_max_default = (int)v;
+	}
 	m->size = uc.image_size;
 	m->ctx_dim = uc.ctx_dim;
 	m->ctx_len = uc.ctx_len;
@@ -334,7 +346,10 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 	for (int i = 0; i < L; i++)
 		m->ids[i] = 0;
 	textenc_forward(m->te, m->ids, m->ctx_u);
-	sched_timesteps(m->T, steps, m->ts);
+	int t_max = p->t_max ? p->t_max : m->t_max_default;
+	if (t_max < 1 || t_max > m->T - 1 || steps > t_max + 1)
+		return err_set(e, ERR_INVALID, "t_max", "first timestep must be 1..%d and at least steps-1", m->T - 1);
+	sched_timesteps(t_max, steps, m->ts);
 	if (p->init_noise)
 		memcpy(m->noise, p->init_noise, sizeof(float) * (size_t)n);
 	else

@@ -37,6 +37,8 @@ struct image_params {
 	const uint8_t *init_rgb;      /* [size][size][3] or NULL: image to image */
 	float strength;               /* img2img: 0 < strength <= 1 */
 	const float *init_noise;      /* [3][size][size] replacing the seeded first draw, or NULL (tests) */
+	int t_max;                    /* first timestep; 0 = the model's default ("atelier.sample_t_max"
+	                               * metadata, else T-1) */
 };
 
 struct image_model;

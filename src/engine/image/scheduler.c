@@ -58,14 +58,14 @@ void sched_rng_normal(struct sched_rng *r, float *out, int n)
 	}
 }
 
-void sched_timesteps(int T, int steps, int *ts)
+void sched_timesteps(int t_max, int steps, int *ts)
 {
 	if (steps <= 1) {
-		ts[0] = T - 1;
+		ts[0] = t_max;
 		return;
 	}
 	for (int i = 0; i < steps; i++) {
-		long num = (long)(T - 1) * (steps - 1 - i);
+		long num = (long)t_max * (steps - 1 - i);
 		ts[i] = (int)((num + (steps - 1) / 2) / (steps - 1));
 	}
 }

@@ -22,9 +22,9 @@ uint64_t sched_rng_next(struct sched_rng *r);
 /* Fill out[n] with standard normal floats. */
 void sched_rng_normal(struct sched_rng *r, float *out, int n);
 
-/* Timesteps for a steps-step sampler over T training steps, descending:
- * ts[i] = round((T-1) (steps-1-i) / (steps-1)) (ts[0] = T-1, ts[steps-1] = 0);
- * one step gives ts[0] = T-1. steps in 1..T. */
-void sched_timesteps(int T, int steps, int *ts);
+/* Timesteps for a steps-step sampler starting at t_max (usually T-1), descending:
+ * ts[i] = round(t_max (steps-1-i) / (steps-1)) (ts[0] = t_max, ts[steps-1] = 0);
+ * one step gives ts[0] = t_max. steps in 1..t_max+1. */
+void sched_timesteps(int t_max, int steps, int *ts);
 
 #endif
