@@ -174,8 +174,9 @@ def cmd_compute(model_path, d):
     for sampler in ("ddim", "euler"):
         xs = sample(m, arch, acf, vocab, REF_CAPTION, 4, 42, 3.0, sampler, meta_t_max=mtm)
         xs.numpy().astype("<f4").tofile(f"{d}/sample_{sampler}.f32")
-    # img2img from a fixed init: the first sample quantised, strength 0.5
-    init = ((xs.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+    # img2img from a fixed init pattern (byte (7 i + 50 c) mod 256 at pixel i, channel c), strength 0.5
+    pat = np.array([[(7 * i + 50 * c) % 256 for c in range(3)] for i in range(S * S)], np.float32)
+    init = torch.from_numpy(pat.T.reshape(1, 3, S, S).copy()) / 127.5 - 1
     xi = sample(m, arch, acf, vocab, "one blue square on a white background, center", 4, 9, 3.0, "ddim",
                 init=init.float(), strength=0.5, meta_t_max=mtm)
     xi.numpy().astype("<f4").tofile(f"{d}/sample_img2img.f32")

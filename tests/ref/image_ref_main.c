@@ -81,6 +81,9 @@ int main(int argc, char **argv)
 	if (image_generate(m, &p, rgb, x, &e))
 		goto fail;
 	rc |= dump(d, "sample_euler.f32", x, n);
+	for (int i = 0; i < S * S; i++) /* the fixed init pattern of image_ref.py */
+		for (int c = 0; c < 3; c++)
+			rgb[i * 3 + c] = (uint8_t)((7 * i + 50 * c) % 256);
 	struct image_params q = {.prompt = "one blue square on a white background, center", .steps = 4, .seed = 9,
 				 .guidance = 3.0f, .sampler = IMAGE_DDIM, .init_rgb = rgb, .strength = 0.5f};
 	if (image_generate(m, &q, rgb, x, &e))
