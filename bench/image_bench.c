@@ -204,8 +204,42 @@ static int bench_gemm(int threads)
 	return 0;
 }
 
+/* SD level-0 self-attention alone: c=320, 8 heads, 4096 queries and keys. */
+static int bench_attn(int threads)
+{
+	struct errinfo e;
+	struct threadpool *pool = NULL;
+	struct imgk *k = NULL;
+	int c = 320, n = 4096, heads = 8;
+	if (threads_new(&pool, threads, &e) || imgk_new(&k, threads > 1 ? pool : NULL, &e))
+		return 1;
+	float *q = malloc(sizeof(float) * (size_t)c * n), *kk = malloc(sizeof(float) * (size_t)c * n),
+	      *v = malloc(sizeof(float) * (size_t)c * n), *o = malloc(sizeof(float) * (size_t)c * n),
+	      *s = malloc(sizeof(float) * ((size_t)n * n + (size_t)n * c / heads));
+	struct sched_rng r;
+	sched_rng_seed(&r, 4);
+	sched_rng_normal(&r, q, c * n);
+	sched_rng_normal(&r, kk, c * n);
+	sched_rng_normal(&r, v, c * n);
+	imgk_attention(k, q, kk, v, c, n, n, heads, o, s);
+	double t0 = now();
+	imgk_attention(k, q, kk, v, c, n, n, heads, o, s);
+	double dt = now() - t0;
+	printf("attn_gflops %.1f\n", 4.0 * n * n * c / dt / 1e9);
+	free(q);
+	free(kk);
+	free(v);
+	free(o);
+	free(s);
+	imgk_free(k);
+	threads_free(pool);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "attn"))
+		return bench_attn((int)strtol(argv[2], NULL, 10));
 	if (argc >= 4 && !strcmp(argv[1], "shapes"))
 		return bench_shapes(argv[2], (int)strtol(argv[3], NULL, 10));
 	if (argc >= 3 && !strcmp(argv[1], "gemm"))

@@ -11,6 +11,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -685,6 +686,47 @@ static void softmax_row(float *s, int cols, float scale)
 		s[j] /= sum;
 }
 
+/* s[j] = exp((s[j] - max) * scale); returns the sum (the caller divides later). */
+__attribute__((target("avx2,fma"))) static float exp_row_avx2(float *s, int cols, float scale)
+{
+	__m256 vmx = _mm256_set1_ps(-INFINITY);
+	int j = 0;
+	for (; j + 8 <= cols; j += 8)
+		vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + j));
+	float tmp[8], mx = -INFINITY, sum = 0;
+	_mm256_storeu_ps(tmp, vmx);
+	for (int i = 0; i < 8; i++)
+		mx = tmp[i] > mx ? tmp[i] : mx;
+	for (; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	__m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(mx * scale), acc = _mm256_setzero_ps();
+	for (j = 0; j + 8 <= cols; j += 8) {
+		__m256 v = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), vs, vm));
+		_mm256_storeu_ps(s + j, v);
+		acc = _mm256_add_ps(acc, v);
+	}
+	_mm256_storeu_ps(tmp, acc);
+	for (int i = 0; i < 8; i++)
+		sum += tmp[i];
+	for (; j < cols; j++) {
+		s[j] = expf(s[j] * scale - mx * scale);
+		sum += s[j];
+	}
+	return sum;
+}
+
+static float exp_row(float *s, int cols, float scale)
+{
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	for (int j = 0; j < cols; j++) {
+		s[j] = expf((s[j] - mx) * scale);
+		sum += s[j];
+	}
+	return sum;
+}
+
 struct softmax_job {
 	float *s;
 	int rows, cols, simd;
@@ -721,40 +763,86 @@ struct attn_job {
 
 #define ATTN_QB 48 /* query rows per block: a 48 x m score block stays in L2 */
 
+static int roundup(int x, int r)
+{
+	return (x + r - 1) / r * r;
+}
+
 /* Thread ith owns query rows [r0, r1) of every head: its rows of the score matrix and of O^T
- * in scratch are its own, so threads never wait on each other. */
+ * in scratch are its own, so threads never wait on each other. Every query block reuses the
+ * thread's first ATTN_QB score rows; when it owns enough rows, the rows after those hold K_h and
+ * V_h^T packed once per head (instead of once per block). */
 static void attn_worker(void *ctx, int ith, int nth)
 {
 	struct attn_job *j = ctx;
 	struct imgk *k = j->k;
-	int n = j->n, m = j->m, d = j->c / j->heads, mr = isa_mr[k->isa];
+	int n = j->n, m = j->m, d = j->c / j->heads, mr = isa_mr[k->isa], nr = isa_nr[k->isa];
+	kern_fn kern = kernels[k->isa];
 	int blocks = (n + mr - 1) / mr;
 	int r0 = (int)((long)blocks * ith / nth) * mr, r1 = (int)((long)blocks * (ith + 1) / nth) * mr;
 	if (r1 > n)
 		r1 = n;
+	if (r0 >= r1)
+		return;
 	float scale = 1.0f / sqrtf((float)d);
 	float *ot = j->scratch + (size_t)n * m;
+	int mp = roundup(m, nr), dp = roundup(d, nr);
+	size_t kpack = (size_t)d * mp, vpack = (size_t)m * dp;
+	/* prepacking needs d <= KC (one k-block for the scores) and room after the first block */
+	int pre = d <= KC && r1 - r0 > ATTN_QB && (size_t)(r1 - r0 - ATTN_QB) * m >= kpack + vpack + 16;
+	/* the micro-kernels load packed panels with aligned loads: start on 64 bytes */
+	float *kp = j->scratch + (size_t)(r0 + ATTN_QB) * m;
+	kp += ((64 - (uintptr_t)kp % 64) % 64) / sizeof(float);
+	float *vp = kp + kpack;
+	float sums[ATTN_QB];
 	for (int h = 0; h < j->heads; h++) {
 		const float *qh = j->q + (ptrdiff_t)h * d * n, *kh = j->kk + (ptrdiff_t)h * d * m;
 		const float *vh = j->v + (ptrdiff_t)h * d * m;
 		float *oh = j->out + (ptrdiff_t)h * d * n;
+		if (pre) {
+			pack_b(k->isa, kh, m, 1, d, m, nr, kp);
+			for (int pc = 0; pc < m; pc += KC) {
+				int kc = m - pc < KC ? m - pc : KC;
+				pack_b(k->isa, vh + pc, 1, m, kc, d, nr, vp + (size_t)pc * dp);
+			}
+		}
 		for (int i0 = r0; i0 < r1; i0 += ATTN_QB) {
 			int rows = r1 - i0 < ATTN_QB ? r1 - i0 : ATTN_QB;
-			float *sb = j->scratch + (size_t)i0 * m, *ob = ot + (size_t)i0 * d;
+			float *sb = j->scratch + (size_t)r0 * m, *ob = ot + (size_t)i0 * d; /* one score block per thread */
+			float *pa = k->pack_a[ith];
 			/* S[i,j] = sum_t qh[t,i] kh[t,j]: A = qh^T (row stride 1, column stride n) */
-			gemm_serial(k->isa, k->pack_a[ith], k->pack_b[ith], rows, m, d, qh + i0, 1, n, kh, m, 1, sb, m, 0);
-			for (int r = 0; r < rows; r++) {
-				if (k->isa >= IMGK_AVX2)
-					softmax_row_avx2(sb + (size_t)r * m, m, scale);
-				else
-					softmax_row(sb + (size_t)r * m, m, scale);
+			if (pre) {
+				pack_a(qh + i0, 1, n, rows, d, mr, pa);
+				for (int jr = 0; jr < m; jr += nr)
+					for (int ir = 0; ir < rows; ir += mr)
+						kern(d, pa + (size_t)ir * d, kp + (size_t)jr * d, sb + (size_t)ir * m + jr, m,
+						     rows - ir < mr ? rows - ir : mr, m - jr < nr ? m - jr : nr, 0);
+			} else {
+				gemm_serial(k->isa, pa, k->pack_b[ith], rows, m, d, qh + i0, 1, n, kh, m, 1, sb, m, 0);
 			}
-			/* O^T[i,t] = sum_j S[i,j] vh[t,j]: A = S (contiguous), B = vh^T (m x d);
-			 * O = vh S^T instead would pack the scores through a transpose. */
-			gemm_serial(k->isa, k->pack_a[ith], k->pack_b[ith], rows, d, m, sb, m, 1, vh, 1, m, ob, d, 0);
-			for (int t = 0; t < d; t++)
-				for (int i = 0; i < rows; i++)
-					oh[(size_t)t * n + i0 + i] = ob[(size_t)i * d + t];
+			for (int r = 0; r < rows; r++)
+				sums[r] = k->isa >= IMGK_AVX2 ? exp_row_avx2(sb + (size_t)r * m, m, scale)
+							      : exp_row(sb + (size_t)r * m, m, scale);
+			/* O^T[i,t] = sum_j P[i,j] vh[t,j] with P unnormalised: A = P (contiguous),
+			 * B = vh^T (m x d); O = vh P^T instead would pack the scores through a transpose. */
+			if (pre) {
+				for (int pc = 0; pc < m; pc += KC) {
+					int kc = m - pc < KC ? m - pc : KC;
+					pack_a(sb + pc, m, 1, rows, kc, mr, pa);
+					for (int jr = 0; jr < d; jr += nr)
+						for (int ir = 0; ir < rows; ir += mr)
+							kern(kc, pa + (size_t)ir * kc, vp + (size_t)pc * dp + (size_t)jr * kc,
+							     ob + (size_t)ir * d + jr, d, rows - ir < mr ? rows - ir : mr,
+							     d - jr < nr ? d - jr : nr, pc > 0);
+				}
+			} else {
+				gemm_serial(k->isa, pa, k->pack_b[ith], rows, d, m, sb, m, 1, vh, 1, m, ob, d, 0);
+			}
+			for (int i = 0; i < rows; i++) {
+				float inv = 1.0f / sums[i];
+				for (int t = 0; t < d; t++)
+					oh[(size_t)t * n + i0 + i] = ob[(size_t)i * d + t] * inv;
+			}
 		}
 	}
 }
