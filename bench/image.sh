@@ -3,7 +3,8 @@
 #
 #   1. bench/flops.c: FMA throughput (AVX-512 and AVX2, 1 and 2 threads), before and after the
 #      engine runs; the higher of the two is the reference.
-#   2. the raw GEMM kernel on an SD-sized convolution (320 x 2880 x 4096).
+#   2. the raw GEMM kernel on an SD-sized convolution (320 x 2880 x 4096), and the attention
+#      kernel alone at SD's first level (4096 queries and keys, 320 channels, 8 heads).
 #   3. the default model (models/shapes-diffusion.safetensors, 32x32): seconds per step (two UNet
 #      passes with guidance) and per image (25 steps), 1 and 2 threads.
 #   4. a random-weight UNet with Stable Diffusion 1.5's shapes on a 64x64x4 latent (512x512
@@ -30,6 +31,8 @@ G=$(mktemp)
 for t in 1 2; do
 	"$B/bench/image_bench" gemm $t >"$G"
 	echo "gemm $t $(val gemm_gflops "$G")" >>"$R"
+	"$B/bench/image_bench" attn $t >"$G"
+	echo "attn $t $(val attn_gflops "$G")" >>"$R"
 done
 S=$(mktemp)
 for t in 1 2; do
@@ -50,6 +53,8 @@ for t in 1 2; do
 	g=$(awk -v t="$t" '$1=="gemm" && $2==t {print $3}' "$R")
 	p=$([ $t = 1 ] && echo "$P1" || echo "$P2")
 	printf 'gemm kernel 320x2880x4096, %d thread(s): %6.1f GFLOP/s  %s of peak\n' "$t" "$g" "$(ratio "$g" "$p")"
+	a=$(awk -v t="$t" '$1=="attn" && $2==t {print $3}' "$R")
+	printf 'attention kernel (SD level 0: 4096 tokens, 320 ch, 8 heads), %d thread(s): %6.1f GFLOP/s  %s of peak\n' "$t" "$a" "$(ratio "$a" "$p")"
 done
 for t in 1 2; do
 	[ -f "$S.$t" ] || continue
@@ -59,7 +64,7 @@ for t in 1 2; do
 		"$(val conv_gflops "$S.$t")" "$(ratio "$(val conv_gflops "$S.$t")" "$p")" \
 		"$(val attn_gflops "$S.$t")" "$(ratio "$(val attn_gflops "$S.$t")" "$p")"
 done
-grep -E '^(params|activations_MB|flops_per_step)' "$S.sd" | sed 's/^/sd1.5-shaped UNet: /'
+grep -E '^(params|activations_MB|flops_per_step)' "$S.sd" | awk '!seen[$1]++' | sed 's/^/sd1.5-shaped UNet: /'
 awk -v p1="$P1" -v p2="$P2" -v lv="$SD_LEVELS" '
 	$1=="threads" {t=$2}
 	$1=="step_s" {s[t]=$2}
