@@ -4,8 +4,9 @@
 # (a) For a small random-weight model stored in F16 (every block kind: two ResBlocks per level,
 #     attention at every level) and for the committed models/shapes-diffusion.safetensors (F32):
 #     tools/image_ref.py computes in PyTorch the text encoding and one UNet output (float64), and
-#     4-step DDIM, Euler-ancestral and img2img samples with the same seeds (its own transcription
-#     of our PRNG); tests/ref/image_ref_main.c computes the same in C. Tolerances (max abs error
+#     4-step DDIM, Euler-ancestral and img2img (from a fixed byte pattern, strength 0.5) samples
+#     with the same seeds (its own transcription of our PRNG); tests/ref/image_ref_main.c computes
+#     the same in C. Tolerances (max abs error
 #     over max abs reference): 1e-4 text encoding, 1e-3 UNet output and samples; noise bit-exact.
 # (b) For the 20 held-out captions of tools/make_shapes.py (never seen in training), `atelier draw`
 #     makes an image (25 DDIM steps, guidance 3, seed = index); image_ref.py analyse finds the
