@@ -22,5 +22,6 @@ int cmd_bench(int argc, char **argv); /* engine/llm/cli.c */
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int privacy_bench_cmd(int argc, char **argv);
+int cmd_draw(int argc, char **argv);
 
 #endif

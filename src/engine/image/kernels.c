@@ -1,0 +1,889 @@
+/*
+ * kernels.c: GEMM (packed, register-tiled, threaded), im2col convolution,
+ * group/layer norm, softmax and attention for the image engine; see
+ * kernels.h. Each fast kernel has a plain reference next to it.
+ *
+ * Why our own GEMM rather than a BLAS: the build depends on Debian packages
+ * only through pkg-config and must run the same everywhere; a BLAS would add
+ * a second threading runtime fighting ours for the 2 cores.
+ */
+#include "engine/image/kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/threads.h"
+
+#define KC 256
+#define MC 120 /* multiple of every MR */
+#define NC 1024 /* multiple of every NR */
+#define MR_MAX 12
+#define NR_MAX 32
+
+struct imgk {
+	struct threadpool *pool;
+	int nth;
+	enum imgk_isa isa, best;
+	float *pack_a[THREADS_MAX]; /* [MC*KC] per thread */
+	float *pack_b[THREADS_MAX]; /* [KC*NC] per thread */
+};
+
+static __m256 exp256(__m256 x);
+
+static const int isa_mr[IMGK__MAX] = {4, 6, 12};
+static const int isa_nr[IMGK__MAX] = {16, 16, 32};
+
+const char *imgk_isa_name(enum imgk_isa isa)
+{
+	static const char *const n[IMGK__MAX] = {"scalar", "avx2+fma", "avx512f"};
+	return (unsigned)isa < IMGK__MAX ? n[isa] : "?";
+}
+
+int imgk_new(struct imgk **out, struct threadpool *pool, struct errinfo *e)
+{
+	*out = NULL;
+	struct imgk *k = calloc(1, sizeof *k);
+	if (!k)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	k->pool = pool;
+	k->nth = pool ? threads_count(pool) : 1;
+	__builtin_cpu_init();
+	k->best = IMGK_SCALAR;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		k->best = IMGK_AVX2;
+	if (__builtin_cpu_supports("avx512f"))
+		k->best = IMGK_AVX512;
+	k->isa = k->best;
+	for (int i = 0; i < k->nth; i++) {
+		k->pack_a[i] = aligned_alloc(64, sizeof(float) * MC * KC);
+		k->pack_b[i] = aligned_alloc(64, sizeof(float) * KC * NC);
+		if (!k->pack_a[i] || !k->pack_b[i]) {
+			imgk_free(k);
+			return err_set(e, ERR_NOMEM, NULL, "out of memory");
+		}
+	}
+	*out = k;
+	return ERR_OK;
+}
+
+void imgk_free(struct imgk *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < k->nth; i++) {
+		free(k->pack_a[i]);
+		free(k->pack_b[i]);
+	}
+	free(k);
+}
+
+enum imgk_isa imgk_set_isa(struct imgk *k, enum imgk_isa isa)
+{
+	k->isa = isa > k->best ? k->best : isa;
+	return k->isa;
+}
+
+int imgk_threads(const struct imgk *k)
+{
+	return k->nth;
+}
+
+float imgk_silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+float imgk_gelu(float x)
+{
+	return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+/* ------------------------------------------------------------------ GEMM */
+
+void imgk_gemm_ref(int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa, const float *B,
+		   ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			double s = acc ? C[i * ldc + j] : 0.0;
+			for (int kk = 0; kk < K; kk++)
+				s += (double)A[i * rsa + kk * csa] * B[kk * rsb + j * csb];
+			C[i * ldc + j] = (float)s;
+		}
+}
+
+/* Pack A[ic.., pc..] (mc x kc) into panels of mr rows: panel p holds, for each k,
+ * mr consecutive values; rows past mc are zero. */
+static void pack_a(const float *A, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc, int mr, float *dst)
+{
+	for (int p = 0; p < mc; p += mr) {
+		int rows = mc - p < mr ? mc - p : mr;
+		if (csa == 1) {
+			for (int i = 0; i < rows; i++) {
+				const float *src = A + (ptrdiff_t)(p + i) * rsa;
+				for (int kk = 0; kk < kc; kk++)
+					dst[kk * mr + i] = src[kk];
+			}
+		} else {
+			for (int kk = 0; kk < kc; kk++)
+				for (int i = 0; i < rows; i++)
+					dst[kk * mr + i] = A[(ptrdiff_t)(p + i) * rsa + kk * csa];
+		}
+		for (int kk = 0; kk < kc; kk++)
+			for (int i = rows; i < mr; i++)
+				dst[kk * mr + i] = 0.0f;
+		dst += (ptrdiff_t)kc * mr;
+	}
+}
+
+/* Full-width rows of a B panel (the common case), copied with vector moves. */
+__attribute__((target("avx512f"))) static void pack_b_rows32(const float *src, ptrdiff_t rsb, int kc, float *d)
+{
+	for (int kk = 0; kk < kc; kk++, src += rsb, d += 32) {
+		_mm512_store_ps(d, _mm512_loadu_ps(src));
+		_mm512_store_ps(d + 16, _mm512_loadu_ps(src + 16));
+	}
+}
+
+__attribute__((target("avx2"))) static void pack_b_rows16(const float *src, ptrdiff_t rsb, int kc, float *d)
+{
+	for (int kk = 0; kk < kc; kk++, src += rsb, d += 16) {
+		_mm256_store_ps(d, _mm256_loadu_ps(src));
+		_mm256_store_ps(d + 8, _mm256_loadu_ps(src + 8));
+	}
+}
+
+/* Pack B[pc.., jc..] (kc x nc) into panels of nr columns; columns past nc are zero. */
+static void pack_b(enum imgk_isa isa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, int kc, int nc, int nr,
+		   float *dst)
+{
+	for (int p = 0; p < nc; p += nr) {
+		int cols = nc - p < nr ? nc - p : nr;
+		if (csb == 1 && cols == nr && isa == IMGK_AVX512) {
+			pack_b_rows32(B + p, rsb, kc, dst);
+		} else if (csb == 1 && cols == nr && isa == IMGK_AVX2) {
+			pack_b_rows16(B + p, rsb, kc, dst);
+		} else if (csb == 1) {
+			for (int kk = 0; kk < kc; kk++) {
+				const float *src = B + kk * rsb + p;
+				float *d = dst + kk * nr;
+				/* a plain loop: the compiler vectorises it, a memcpy call per row costs more */
+				for (int j = 0; j < cols; j++)
+					d[j] = src[j];
+				for (int j = cols; j < nr; j++)
+					d[j] = 0.0f;
+			}
+		} else {
+			for (int j = 0; j < cols; j++) {
+				const float *src = B + (ptrdiff_t)(p + j) * csb;
+				for (int kk = 0; kk < kc; kk++)
+					dst[kk * nr + j] = src[kk * rsb];
+			}
+			for (int kk = 0; kk < kc; kk++)
+				for (int j = cols; j < nr; j++)
+					dst[kk * nr + j] = 0.0f;
+		}
+		dst += (ptrdiff_t)kc * nr;
+	}
+}
+
+/* Write an MR x NR tile t (row stride nr) into C, mr x nr valid, adding when acc. */
+static void store_tile(const float *t, int NR, float *C, ptrdiff_t ldc, int mr, int nr, int acc)
+{
+	for (int i = 0; i < mr; i++)
+		for (int j = 0; j < nr; j++)
+			C[i * ldc + j] = acc ? C[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
+}
+
+static void kern_scalar(int kc, const float *a, const float *b, float *C, ptrdiff_t ldc, int mr, int nr, int acc)
+{
+	float t[4 * 16] = {0};
+	for (int kk = 0; kk < kc; kk++, a += 4, b += 16)
+		for (int i = 0; i < 4; i++)
+			for (int j = 0; j < 16; j++)
+				t[i * 16 + j] += a[i] * b[j];
+	store_tile(t, 16, C, ldc, mr, nr, acc);
+}
+
+__attribute__((target("avx2,fma"))) static void kern_avx2(int kc, const float *a, const float *b, float *C,
+							  ptrdiff_t ldc, int mr, int nr, int acc)
+{
+	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+	       c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+	for (int kk = 0; kk < kc; kk++, a += 6, b += 16) {
+		__m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+		x = _mm256_broadcast_ss(a + 0);
+		c00 = _mm256_fmadd_ps(x, b0, c00);
+		c01 = _mm256_fmadd_ps(x, b1, c01);
+		x = _mm256_broadcast_ss(a + 1);
+		c10 = _mm256_fmadd_ps(x, b0, c10);
+		c11 = _mm256_fmadd_ps(x, b1, c11);
+		x = _mm256_broadcast_ss(a + 2);
+		c20 = _mm256_fmadd_ps(x, b0, c20);
+		c21 = _mm256_fmadd_ps(x, b1, c21);
+		x = _mm256_broadcast_ss(a + 3);
+		c30 = _mm256_fmadd_ps(x, b0, c30);
+		c31 = _mm256_fmadd_ps(x, b1, c31);
+		x = _mm256_broadcast_ss(a + 4);
+		c40 = _mm256_fmadd_ps(x, b0, c40);
+		c41 = _mm256_fmadd_ps(x, b1, c41);
+		x = _mm256_broadcast_ss(a + 5);
+		c50 = _mm256_fmadd_ps(x, b0, c50);
+		c51 = _mm256_fmadd_ps(x, b1, c51);
+	}
+	__m256 r[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+	if (mr == 6 && nr == 16) {
+		for (int i = 0; i < 6; i++) {
+			float *p = C + i * ldc;
+			if (acc) {
+				r[2 * i] = _mm256_add_ps(r[2 * i], _mm256_loadu_ps(p));
+				r[2 * i + 1] = _mm256_add_ps(r[2 * i + 1], _mm256_loadu_ps(p + 8));
+			}
+			_mm256_storeu_ps(p, r[2 * i]);
+			_mm256_storeu_ps(p + 8, r[2 * i + 1]);
+		}
+		return;
+	}
+	float t[6 * 16];
+	for (int i = 0; i < 12; i++)
+		_mm256_storeu_ps(t + 8 * i, r[i]);
+	store_tile(t, 16, C, ldc, mr, nr, acc);
+}
+
+__attribute__((target("avx512f"))) static void kern_avx512(int kc, const float *a, const float *b, float *C,
+							   ptrdiff_t ldc, int mr, int nr, int acc)
+{
+	__m512 c[12][2];
+#pragma GCC unroll 12
+	for (int i = 0; i < 12; i++)
+		c[i][0] = c[i][1] = _mm512_setzero_ps();
+	for (int kk = 0; kk < kc; kk++, a += 12, b += 32) {
+		__m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+		for (int i = 0; i < 12; i++) {
+			__m512 x = _mm512_set1_ps(a[i]);
+			c[i][0] = _mm512_fmadd_ps(x, b0, c[i][0]);
+			c[i][1] = _mm512_fmadd_ps(x, b1, c[i][1]);
+		}
+	}
+	if (mr == 12 && nr == 32) {
+#pragma GCC unroll 12
+		for (int i = 0; i < 12; i++) {
+			float *p = C + i * ldc;
+			__m512 r0 = c[i][0], r1 = c[i][1];
+			if (acc) {
+				r0 = _mm512_add_ps(r0, _mm512_loadu_ps(p));
+				r1 = _mm512_add_ps(r1, _mm512_loadu_ps(p + 16));
+			}
+			_mm512_storeu_ps(p, r0);
+			_mm512_storeu_ps(p + 16, r1);
+		}
+		return;
+	}
+	float t[12 * 32];
+	for (int i = 0; i < 12; i++) {
+		_mm512_storeu_ps(t + 32 * i, c[i][0]);
+		_mm512_storeu_ps(t + 32 * i + 16, c[i][1]);
+	}
+	store_tile(t, 32, C, ldc, mr, nr, acc);
+}
+
+typedef void (*kern_fn)(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
+static const kern_fn kernels[IMGK__MAX] = {kern_scalar, kern_avx2, kern_avx512};
+
+/* One thread's serial GEMM on its block, with its own pack buffers. */
+static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
+			ptrdiff_t csa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+{
+	int mr = isa_mr[isa], nr = isa_nr[isa];
+	kern_fn kern = kernels[isa];
+	if (K == 0) {
+		if (!acc)
+			for (int i = 0; i < M; i++)
+				memset(C + i * ldc, 0, sizeof(float) * (size_t)N);
+		return;
+	}
+	for (int jc = 0; jc < N; jc += NC) {
+		int nc = N - jc < NC ? N - jc : NC;
+		for (int pc = 0; pc < K; pc += KC) {
+			int kc = K - pc < KC ? K - pc : KC;
+			int a2 = acc || pc > 0;
+			pack_b(isa, B + pc * rsb + jc * csb, rsb, csb, kc, nc, nr, pb);
+			for (int ic = 0; ic < M; ic += MC) {
+				int mc = M - ic < MC ? M - ic : MC;
+				pack_a(A + ic * rsa + pc * csa, rsa, csa, mc, kc, mr, pa);
+				for (int jr = 0; jr < nc; jr += nr) {
+					int nrr = nc - jr < nr ? nc - jr : nr;
+					for (int ir = 0; ir < mc; ir += mr) {
+						int mrr = mc - ir < mr ? mc - ir : mr;
+						kern(kc, pa + (ptrdiff_t)ir * kc, pb + (ptrdiff_t)jr * kc,
+						     C + (ptrdiff_t)(ic + ir) * ldc + jc + jr, ldc, mrr, nrr, a2);
+					}
+				}
+			}
+		}
+	}
+}
+
+struct gemm_job {
+	struct imgk *k;
+	int M, N, K;
+	const float *A, *B;
+	ptrdiff_t rsa, csa, rsb, csb, ldc;
+	float *C;
+	int acc, split_n;
+};
+
+static void gemm_worker(void *ctx, int ith, int nth)
+{
+	struct gemm_job *g = ctx;
+	int isa = g->k->isa, unit = g->split_n ? isa_nr[isa] : isa_mr[isa];
+	int total = g->split_n ? g->N : g->M;
+	int blocks = (total + unit - 1) / unit;
+	int b0 = (int)((long)blocks * ith / nth), b1 = (int)((long)blocks * (ith + 1) / nth);
+	int s = b0 * unit, e = b1 * unit < total ? b1 * unit : total;
+	if (s >= e)
+		return;
+	if (g->split_n)
+		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], g->M, e - s, g->K, g->A, g->rsa, g->csa,
+			    g->B + s * g->csb, g->rsb, g->csb, g->C + s, g->ldc, g->acc);
+	else
+		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], e - s, g->N, g->K, g->A + s * g->rsa, g->rsa,
+			    g->csa, g->B, g->rsb, g->csb, g->C + s * g->ldc, g->ldc, g->acc);
+}
+
+void imgk_gemm(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+	       const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	struct gemm_job g = {k, M, N, K, A, B, rsa, csa, rsb, csb, ldc, C, acc, 1};
+	int nr = isa_nr[k->isa], mr = isa_mr[k->isa];
+	/* Split the dimension that gives every thread the most whole tiles. */
+	g.split_n = (N / nr) >= (M / mr) || (N / nr) >= 4 * k->nth;
+	long flops = 2L * M * N * K;
+	if (k->nth == 1 || !k->pool || flops < 200000) {
+		gemm_serial(k->isa, k->pack_a[0], k->pack_b[0], M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, acc);
+		return;
+	}
+	threads_run(k->pool, gemm_worker, &g);
+}
+
+/* ------------------------------------------------------------------ conv */
+
+void imgk_im2col(const float *in, int cin, int h, int w, int ks, int stride, int pad, float *col)
+{
+	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
+	for (int c = 0; c < cin; c++)
+		for (int ky = 0; ky < ks; ky++)
+			for (int kx = 0; kx < ks; kx++) {
+				float *dst = col + ((ptrdiff_t)(c * ks + ky) * ks + kx) * ho * wo;
+				const float *src = in + (ptrdiff_t)c * h * w;
+				for (int oy = 0; oy < ho; oy++) {
+					int iy = oy * stride + ky - pad;
+					float *d = dst + oy * wo;
+					if (iy < 0 || iy >= h) {
+						memset(d, 0, sizeof(float) * (size_t)wo);
+						continue;
+					}
+					const float *s = src + iy * w;
+					if (stride == 1) {
+						/* contiguous run of valid columns, zero at the borders */
+						int x0 = pad - kx > 0 ? pad - kx : 0;
+						int x1 = w + pad - kx < wo ? w + pad - kx : wo;
+						for (int ox = 0; ox < x0; ox++)
+							d[ox] = 0.0f;
+						if (x1 > x0)
+							memcpy(d + x0, s + x0 + kx - pad, sizeof(float) * (size_t)(x1 - x0));
+						for (int ox = x1 > x0 ? x1 : x0; ox < wo; ox++)
+							d[ox] = 0.0f;
+					} else {
+						for (int ox = 0; ox < wo; ox++) {
+							int ix = ox * stride + kx - pad;
+							d[ox] = (ix < 0 || ix >= w) ? 0.0f : s[ix];
+						}
+					}
+				}
+			}
+}
+
+static void add_bias(float *out, int cout, int n, const float *bias)
+{
+	if (!bias)
+		return;
+	for (int c = 0; c < cout; c++) {
+		float b = bias[c];
+		float *o = out + (ptrdiff_t)c * n;
+		for (int i = 0; i < n; i++)
+			o[i] += b;
+	}
+}
+
+void imgk_conv2d(struct imgk *k, const float *in, int cin, int h, int w, const float *wt, const float *bias,
+		 int cout, int ks, int stride, int pad, float *out, float *col)
+{
+	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
+	int n = ho * wo, kd = cin * ks * ks;
+	const float *b = in;
+	if (!(ks == 1 && stride == 1 && pad == 0)) {
+		imgk_im2col(in, cin, h, w, ks, stride, pad, col);
+		b = col;
+	}
+	imgk_gemm(k, cout, n, kd, wt, kd, 1, b, n, 1, out, n, 0);
+	add_bias(out, cout, n, bias);
+}
+
+void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, const float *bias, int cout, int ks,
+		     int stride, int pad, float *out)
+{
+	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
+	for (int co = 0; co < cout; co++)
+		for (int oy = 0; oy < ho; oy++)
+			for (int ox = 0; ox < wo; ox++) {
+				double s = bias ? bias[co] : 0.0;
+				for (int ci = 0; ci < cin; ci++)
+					for (int ky = 0; ky < ks; ky++)
+						for (int kx = 0; kx < ks; kx++) {
+							int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+							if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+								continue;
+							s += (double)wt[((co * cin + ci) * ks + ky) * ks + kx] *
+							     in[(ci * h + iy) * w + ix];
+						}
+				out[(co * ho + oy) * wo + ox] = (float)s;
+			}
+}
+
+void imgk_linear(struct imgk *k, const float *x, int cin, int n, const float *wt, const float *b, int cout, float *y)
+{
+	imgk_gemm(k, cout, n, cin, wt, cin, 1, x, n, 1, y, n, 0);
+	add_bias(y, cout, n, b);
+}
+
+/* ------------------------------------------------------------------ norms */
+
+/* y[j] = silu(x[j] * a + b) for j < n, 8 lanes at a time. */
+__attribute__((target("avx2,fma"))) static void affine_silu_avx2(const float *x, int n, float a, float b, float *y)
+{
+	__m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), one = _mm256_set1_ps(1.0f);
+	__m256 lim = _mm256_set1_ps(87.0f);
+	int j = 0;
+	for (; j + 8 <= n; j += 8) {
+		__m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), va, vb);
+		__m256 e = exp256(_mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), v), lim));
+		_mm256_storeu_ps(y + j, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+	}
+	for (; j < n; j++)
+		y[j] = imgk_silu(x[j] * a + b);
+}
+
+static int have_avx2(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return v;
+}
+
+void imgk_groupnorm(const float *x, int c, int hw, int groups, const float *gamma, const float *beta, float eps,
+		    int silu, float *y)
+{
+	int cg = c / groups;
+	size_t cnt = (size_t)cg * hw;
+	for (int g = 0; g < groups; g++) {
+		const float *xg = x + (ptrdiff_t)g * cg * hw;
+		float *yg = y + (ptrdiff_t)g * cg * hw;
+		/* two passes: the mean, then the centred variance (no cancellation) */
+		float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		size_t i = 0;
+		for (; i + 4 <= cnt; i += 4) {
+			s0 += xg[i];
+			s1 += xg[i + 1];
+			s2 += xg[i + 2];
+			s3 += xg[i + 3];
+		}
+		for (; i < cnt; i++)
+			s0 += xg[i];
+		float mean = (s0 + s1 + s2 + s3) / (float)cnt;
+		s0 = s1 = s2 = s3 = 0;
+		for (i = 0; i + 4 <= cnt; i += 4) {
+			float d0 = xg[i] - mean, d1 = xg[i + 1] - mean, d2 = xg[i + 2] - mean, d3 = xg[i + 3] - mean;
+			s0 += d0 * d0;
+			s1 += d1 * d1;
+			s2 += d2 * d2;
+			s3 += d3 * d3;
+		}
+		for (; i < cnt; i++)
+			s0 += (xg[i] - mean) * (xg[i] - mean);
+		float rstd = 1.0f / sqrtf((s0 + s1 + s2 + s3) / (float)cnt + eps);
+		for (int cc = 0; cc < cg; cc++) {
+			int ch = g * cg + cc;
+			float a = rstd * gamma[ch], b = beta[ch] - mean * a;
+			const float *xs = xg + (ptrdiff_t)cc * hw;
+			float *ys = yg + (ptrdiff_t)cc * hw;
+			if (silu && have_avx2())
+				affine_silu_avx2(xs, hw, a, b, ys);
+			else if (silu)
+				for (int j = 0; j < hw; j++)
+					ys[j] = imgk_silu(xs[j] * a + b);
+			else
+				for (int j = 0; j < hw; j++)
+					ys[j] = xs[j] * a + b;
+		}
+	}
+}
+
+void imgk_groupnorm_ref(const float *x, int c, int hw, int groups, const float *gamma, const float *beta, float eps,
+			int silu, float *y)
+{
+	int cg = c / groups;
+	for (int g = 0; g < groups; g++) {
+		double m = 0, v = 0;
+		size_t cnt = (size_t)cg * hw;
+		for (size_t i = 0; i < cnt; i++)
+			m += x[(size_t)g * cnt + i];
+		m /= (double)cnt;
+		for (size_t i = 0; i < cnt; i++) {
+			double d = x[(size_t)g * cnt + i] - m;
+			v += d * d;
+		}
+		v /= (double)cnt;
+		for (size_t i = 0; i < cnt; i++) {
+			int ch = g * cg + (int)(i / (size_t)hw);
+			double r = (x[(size_t)g * cnt + i] - m) / sqrt(v + eps) * gamma[ch] + beta[ch];
+			if (silu)
+				r = r / (1.0 + exp(-r));
+			y[(size_t)g * cnt + i] = (float)r;
+		}
+	}
+}
+
+void imgk_layernorm(const float *x, int c, int n, const float *gamma, const float *beta, float eps, float *y,
+		    float *scratch)
+{
+	float *mean = scratch, *var = scratch + n;
+	for (int j = 0; j < n; j++)
+		mean[j] = var[j] = 0.0f;
+	for (int ch = 0; ch < c; ch++)
+		for (int j = 0; j < n; j++)
+			mean[j] += x[(ptrdiff_t)ch * n + j];
+	for (int j = 0; j < n; j++)
+		mean[j] /= (float)c;
+	for (int ch = 0; ch < c; ch++)
+		for (int j = 0; j < n; j++) {
+			float d = x[(ptrdiff_t)ch * n + j] - mean[j];
+			var[j] += d * d;
+		}
+	for (int j = 0; j < n; j++)
+		var[j] = 1.0f / sqrtf(var[j] / (float)c + eps);
+	for (int ch = 0; ch < c; ch++)
+		for (int j = 0; j < n; j++)
+			y[(ptrdiff_t)ch * n + j] = (x[(ptrdiff_t)ch * n + j] - mean[j]) * var[j] * gamma[ch] + beta[ch];
+}
+
+/* ------------------------------------------------------------------ GEGLU */
+
+/* gelu(x) = x/2 (1 + erf(x/sqrt 2)) with erf from Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7). */
+__attribute__((target("avx2,fma"))) static void geglu_avx2(float *a, const float *g, size_t n)
+{
+	const __m256 p = _mm256_set1_ps(0.3275911f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+	const __m256 a1 = _mm256_set1_ps(0.254829592f), a2 = _mm256_set1_ps(-0.284496736f),
+		     a3 = _mm256_set1_ps(1.421413741f), a4 = _mm256_set1_ps(-1.453152027f),
+		     a5 = _mm256_set1_ps(1.061405429f), rs2 = _mm256_set1_ps(0.70710678118654752f);
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 x = _mm256_loadu_ps(g + i);
+		__m256 z = _mm256_mul_ps(x, rs2);
+		__m256 az = _mm256_andnot_ps(sign, z);
+		__m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, az, one));
+		__m256 poly = _mm256_fmadd_ps(a5, t, a4);
+		poly = _mm256_fmadd_ps(poly, t, a3);
+		poly = _mm256_fmadd_ps(poly, t, a2);
+		poly = _mm256_fmadd_ps(poly, t, a1);
+		poly = _mm256_mul_ps(poly, t);
+		__m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az)));
+		__m256 erf = _mm256_fnmadd_ps(poly, e, one); /* 1 - poly e, for |z| */
+		erf = _mm256_or_ps(erf, _mm256_and_ps(sign, z)); /* odd */
+		__m256 gl = _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, erf));
+		_mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), gl));
+	}
+	for (; i < n; i++)
+		a[i] *= imgk_gelu(g[i]);
+}
+
+void imgk_geglu(struct imgk *k, float *a, const float *g, size_t n)
+{
+	if (k->isa >= IMGK_AVX2) {
+		geglu_avx2(a, g, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		a[i] *= imgk_gelu(g[i]);
+}
+
+/* ------------------------------------------------------------------ attention */
+
+/* exp(x) for x <= 0 via 2^(x log2 e) split into integer and fraction with a degree-6
+ * polynomial: relative error below 2e-7, enough for softmax weights. */
+__attribute__((target("avx2,fma"))) static __m256 exp256(__m256 x)
+{
+	x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+	__m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+	__m256 fi = _mm256_floor_ps(t);
+	__m256 f = _mm256_sub_ps(t, fi);
+	__m256 p = _mm256_set1_ps(1.5353362e-4f);
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3398874e-3f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6184808e-3f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5503047e-2f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022652e-1f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718e-1f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fi), _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *s, int cols, float scale)
+{
+	float mx = -INFINITY;
+	for (int j = 0; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	__m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(mx * scale), acc = _mm256_setzero_ps();
+	int j = 0;
+	for (; j + 8 <= cols; j += 8) {
+		__m256 v = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), vs, vm));
+		_mm256_storeu_ps(s + j, v);
+		acc = _mm256_add_ps(acc, v);
+	}
+	float tmp[8], sum = 0;
+	_mm256_storeu_ps(tmp, acc);
+	for (int i = 0; i < 8; i++)
+		sum += tmp[i];
+	for (; j < cols; j++) {
+		s[j] = expf(s[j] * scale - mx * scale);
+		sum += s[j];
+	}
+	__m256 inv = _mm256_set1_ps(1.0f / sum);
+	for (j = 0; j + 8 <= cols; j += 8)
+		_mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+	for (; j < cols; j++)
+		s[j] *= 1.0f / sum;
+}
+
+static void softmax_row(float *s, int cols, float scale)
+{
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	for (int j = 0; j < cols; j++) {
+		s[j] = expf((s[j] - mx) * scale);
+		sum += s[j];
+	}
+	for (int j = 0; j < cols; j++)
+		s[j] /= sum;
+}
+
+/* s[j] = exp((s[j] - max) * scale); returns the sum (the caller divides later). */
+__attribute__((target("avx2,fma"))) static float exp_row_avx2(float *s, int cols, float scale)
+{
+	__m256 vmx = _mm256_set1_ps(-INFINITY);
+	int j = 0;
+	for (; j + 8 <= cols; j += 8)
+		vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + j));
+	float tmp[8], mx = -INFINITY, sum = 0;
+	_mm256_storeu_ps(tmp, vmx);
+	for (int i = 0; i < 8; i++)
+		mx = tmp[i] > mx ? tmp[i] : mx;
+	for (; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	__m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(mx * scale), acc = _mm256_setzero_ps();
+	for (j = 0; j + 8 <= cols; j += 8) {
+		__m256 v = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), vs, vm));
+		_mm256_storeu_ps(s + j, v);
+		acc = _mm256_add_ps(acc, v);
+	}
+	_mm256_storeu_ps(tmp, acc);
+	for (int i = 0; i < 8; i++)
+		sum += tmp[i];
+	for (; j < cols; j++) {
+		s[j] = expf(s[j] * scale - mx * scale);
+		sum += s[j];
+	}
+	return sum;
+}
+
+static float exp_row(float *s, int cols, float scale)
+{
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j < cols; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	for (int j = 0; j < cols; j++) {
+		s[j] = expf((s[j] - mx) * scale);
+		sum += s[j];
+	}
+	return sum;
+}
+
+struct softmax_job {
+	float *s;
+	int rows, cols, simd;
+	float scale;
+};
+
+static void softmax_worker(void *ctx, int ith, int nth)
+{
+	struct softmax_job *j = ctx;
+	int r0 = (int)((long)j->rows * ith / nth), r1 = (int)((long)j->rows * (ith + 1) / nth);
+	for (int r = r0; r < r1; r++) {
+		if (j->simd)
+			softmax_row_avx2(j->s + (ptrdiff_t)r * j->cols, j->cols, j->scale);
+		else
+			softmax_row(j->s + (ptrdiff_t)r * j->cols, j->cols, j->scale);
+	}
+}
+
+void imgk_softmax_rows(struct imgk *k, float *s, int rows, int cols, float scale)
+{
+	struct softmax_job j = {s, rows, cols, k->isa >= IMGK_AVX2, scale};
+	if (k->pool && k->nth > 1 && (long)rows * cols > 16384)
+		threads_run(k->pool, softmax_worker, &j);
+	else
+		softmax_worker(&j, 0, 1);
+}
+
+struct attn_job {
+	struct imgk *k;
+	const float *q, *kk, *v;
+	int c, n, m, heads;
+	float *out, *scratch;
+};
+
+#define ATTN_QB 48 /* query rows per block: a 48 x m score block stays in L2 */
+
+static int roundup(int x, int r)
+{
+	return (x + r - 1) / r * r;
+}
+
+/* Thread ith owns query rows [r0, r1) of every head: its rows of the score matrix and of O^T
+ * in scratch are its own, so threads never wait on each other. Every query block reuses the
+ * thread's first ATTN_QB score rows; when it owns enough rows, the rows after those hold K_h and
+ * V_h^T packed once per head (instead of once per block). */
+static void attn_worker(void *ctx, int ith, int nth)
+{
+	struct attn_job *j = ctx;
+	struct imgk *k = j->k;
+	int n = j->n, m = j->m, d = j->c / j->heads, mr = isa_mr[k->isa], nr = isa_nr[k->isa];
+	kern_fn kern = kernels[k->isa];
+	int blocks = (n + mr - 1) / mr;
+	int r0 = (int)((long)blocks * ith / nth) * mr, r1 = (int)((long)blocks * (ith + 1) / nth) * mr;
+	if (r1 > n)
+		r1 = n;
+	if (r0 >= r1)
+		return;
+	float scale = 1.0f / sqrtf((float)d);
+	float *ot = j->scratch + (size_t)n * m;
+	int mp = roundup(m, nr), dp = roundup(d, nr);
+	size_t kpack = (size_t)d * mp, vpack = (size_t)m * dp;
+	/* prepacking needs d <= KC (one k-block for the scores) and room after the first block */
+	int pre = d <= KC && r1 - r0 > ATTN_QB && (size_t)(r1 - r0 - ATTN_QB) * m >= kpack + vpack + 16;
+	/* the micro-kernels load packed panels with aligned loads: start on 64 bytes */
+	float *kp = j->scratch + (size_t)(r0 + ATTN_QB) * m;
+	kp += ((64 - (uintptr_t)kp % 64) % 64) / sizeof(float);
+	float *vp = kp + kpack;
+	float sums[ATTN_QB];
+	for (int h = 0; h < j->heads; h++) {
+		const float *qh = j->q + (ptrdiff_t)h * d * n, *kh = j->kk + (ptrdiff_t)h * d * m;
+		const float *vh = j->v + (ptrdiff_t)h * d * m;
+		float *oh = j->out + (ptrdiff_t)h * d * n;
+		if (pre) {
+			pack_b(k->isa, kh, m, 1, d, m, nr, kp);
+			for (int pc = 0; pc < m; pc += KC) {
+				int kc = m - pc < KC ? m - pc : KC;
+				pack_b(k->isa, vh + pc, 1, m, kc, d, nr, vp + (size_t)pc * dp);
+			}
+		}
+		for (int i0 = r0; i0 < r1; i0 += ATTN_QB) {
+			int rows = r1 - i0 < ATTN_QB ? r1 - i0 : ATTN_QB;
+			float *sb = j->scratch + (size_t)r0 * m, *ob = ot + (size_t)i0 * d; /* one score block per thread */
+			float *pa = k->pack_a[ith];
+			/* S[i,j] = sum_t qh[t,i] kh[t,j]: A = qh^T (row stride 1, column stride n) */
+			if (pre) {
+				pack_a(qh + i0, 1, n, rows, d, mr, pa);
+				for (int jr = 0; jr < m; jr += nr)
+					for (int ir = 0; ir < rows; ir += mr)
+						kern(d, pa + (size_t)ir * d, kp + (size_t)jr * d, sb + (size_t)ir * m + jr, m,
+						     rows - ir < mr ? rows - ir : mr, m - jr < nr ? m - jr : nr, 0);
+			} else {
+				gemm_serial(k->isa, pa, k->pack_b[ith], rows, m, d, qh + i0, 1, n, kh, m, 1, sb, m, 0);
+			}
+			for (int r = 0; r < rows; r++)
+				sums[r] = k->isa >= IMGK_AVX2 ? exp_row_avx2(sb + (size_t)r * m, m, scale)
+							      : exp_row(sb + (size_t)r * m, m, scale);
+			/* O^T[i,t] = sum_j P[i,j] vh[t,j] with P unnormalised: A = P (contiguous),
+			 * B = vh^T (m x d); O = vh P^T instead would pack the scores through a transpose. */
+			if (pre) {
+				for (int pc = 0; pc < m; pc += KC) {
+					int kc = m - pc < KC ? m - pc : KC;
+					pack_a(sb + pc, m, 1, rows, kc, mr, pa);
+					for (int jr = 0; jr < d; jr += nr)
+						for (int ir = 0; ir < rows; ir += mr)
+							kern(kc, pa + (size_t)ir * kc, vp + (size_t)pc * dp + (size_t)jr * kc,
+							     ob + (size_t)ir * d + jr, d, rows - ir < mr ? rows - ir : mr,
+							     d - jr < nr ? d - jr : nr, pc > 0);
+				}
+			} else {
+				gemm_serial(k->isa, pa, k->pack_b[ith], rows, d, m, sb, m, 1, vh, 1, m, ob, d, 0);
+			}
+			for (int i = 0; i < rows; i++) {
+				float inv = 1.0f / sums[i];
+				for (int t = 0; t < d; t++)
+					oh[(size_t)t * n + i0 + i] = ob[(size_t)i * d + t] * inv;
+			}
+		}
+	}
+}
+
+void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
+		    float *out, float *scratch)
+{
+	struct attn_job j = {k, q, kk, v, c, n, m, heads, out, scratch};
+	if (k->pool && k->nth > 1 && (long)n * m * c > 100000)
+		threads_run(k->pool, attn_worker, &j);
+	else
+		attn_worker(&j, 0, 1);
+}
+
+void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
+			float *out)
+{
+	int d = c / heads;
+	double *p = malloc(sizeof(double) * (size_t)m);
+	if (!p)
+		abort();
+	for (int h = 0; h < heads; h++)
+		for (int i = 0; i < n; i++) {
+			double mx = -INFINITY, sum = 0;
+			for (int j = 0; j < m; j++) {
+				double s = 0;
+				for (int t = 0; t < d; t++)
+					s += (double)q[(h * d + t) * n + i] * kk[(h * d + t) * m + j];
+				p[j] = s / sqrt((double)d);
+				mx = p[j] > mx ? p[j] : mx;
+			}
+			for (int j = 0; j < m; j++) {
+				p[j] = exp(p[j] - mx);
+				sum += p[j];
+			}
+			for (int t = 0; t < d; t++) {
+				double o = 0;
+				for (int j = 0; j < m; j++)
+					o += p[j] / sum * v[(h * d + t) * m + j];
+				out[(h * d + t) * n + i] = (float)o;
+			}
+		}
+	free(p);
+}
