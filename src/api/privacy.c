@@ -365,6 +365,17 @@ static void debug_usage(struct http_request *req, struct http_response *res, voi
 	http_json(res, 201, json_pack("{s:s}", "end_user_hash", eu));
 }
 
+static void my_requests(struct http_request *req, struct http_response *res, void *ctx)
+{
+	json_t *out;
+	int rc = privacy_my_requests(ctx, req->who.user_id, &out);
+	if (rc) {
+		api_error(res, rc, NULL);
+		return;
+	}
+	http_json(res, 200, json_pack("{s:o}", "requests", out));
+}
+
 const struct route api_privacy_routes[] = {
 	{"POST", "/api/privacy/export", export_create, GUARD_USER, SCOPE_PRIVACY, RL_WRITE, 0,
 	 "ask for a copy of all your data (a ZIP, built in the background; mailed when ready)"},
@@ -383,6 +394,8 @@ const struct route api_privacy_routes[] = {
 	{"POST", "/api/privacy/restriction", restriction, GUARD_SESSION, 0, RL_WRITE, 0, "restrict processing of your data"},
 	{"DELETE", "/api/privacy/restriction", restriction, GUARD_SESSION, 0, RL_WRITE, 0, "lift the restriction"},
 	{"POST", "/api/privacy/objections", objection, GUARD_SESSION, 0, RL_WRITE, ROUTE_JSON, "object to processing"},
+	{"GET", "/api/privacy/requests", my_requests, GUARD_USER, SCOPE_PRIVACY, RL_READ, 0,
+	 "your privacy requests and their deadlines"},
 	{"POST", "/api/privacy/requests", request_create, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON,
 	 "log a privacy request; or, not signed in, a parent's request to delete a child's account"},
 	{"POST", "/api/privacy/requests/verify", request_verify, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON,

@@ -168,6 +168,8 @@ int privacy_request_verify(struct app *app, const char *token, bool *erased, str
 /* Every request for staff, with deadlines (JSON array; caller decrefs). The
  * access is audited. */
 int privacy_requests_list(struct app *app, const char *actor, int limit, json_t **out);
+/* The caller's own privacy requests, with their 30-day deadlines (PRIV-11). */
+int privacy_my_requests(struct app *app, const char *user_id, json_t **out);
 
 int privacy_request_close(struct app *app, const char *actor, const char *id, const char *status,
 			  const char *outcome, struct errinfo *e);

@@ -648,9 +648,23 @@ int privacy_requests_list(struct app *app, const char *actor, int limit, json_t 
 {
 	struct rl x = {json_array(), time_now()};
 	struct db_conn *c = db_get(app->db);
-	int rc = store_request_list(c, limit, request_row, &x);
+	int rc = store_request_list(c, NULL, limit, request_row, &x);
 	if (rc == ERR_OK)
 		rc = store_audit_add(c, actor, NULL, "admin.privacy_requests_viewed", NULL, NULL);
+	db_put(c);
+	if (rc) {
+		json_decref(x.arr);
+		return rc;
+	}
+	*out = x.arr;
+	return ERR_OK;
+}
+
+int privacy_my_requests(struct app *app, const char *user_id, json_t **out)
+{
+	struct rl x = {json_array(), time_now()};
+	struct db_conn *c = db_get(app->db);
+	int rc = store_request_list(c, user_id, 200, request_row, &x);
 	db_put(c);
 	if (rc) {
 		json_decref(x.arr);

@@ -724,16 +724,19 @@ int store_request_verified(struct db_conn *c, const char *id)
 	return rc < 0 ? rc : db_changes(c) ? ERR_OK : ERR_NOTFOUND;
 }
 
-int store_request_list(struct db_conn *c, int limit,
+int store_request_list(struct db_conn *c, const char *user_id, int limit,
 		       void (*fn)(void *arg, const struct store_request *r), void *arg)
 {
 	struct db_stmt *s;
 	int rc = db_prepare(c, "SELECT id, kind, channel, user_id, customer, status, outcome, received_at, due_at, closed_at"
-			       " FROM privacy_requests ORDER BY status IN ('done', 'refused'),"
+			       " FROM privacy_requests WHERE (? IS NULL OR user_id = ?)"
+			       " ORDER BY status IN ('done', 'refused'),"
 			       " CASE WHEN status IN ('done', 'refused') THEN -received_at ELSE due_at END LIMIT ?", &s);
 	if (rc)
 		return rc;
-	db_bind_int(s, 1, limit);
+	db_bind_text(s, 1, user_id);
+	db_bind_text(s, 2, user_id);
+	db_bind_int(s, 3, limit);
 	while ((rc = db_step(s)) == 1) {
 		struct store_request r = {
 			db_col_text(s, 0), db_col_text(s, 1), db_col_text(s, 2), db_col_text(s, 3),

@@ -152,7 +152,8 @@ int store_request_by_verify(struct db_conn *c, const char *hash, char id[40], ch
 int store_request_contact(struct db_conn *c, const char *id, struct buf *out);
 int store_request_verified(struct db_conn *c, const char *id);
 /* Requests, open ones first by deadline, then the rest newest first. */
-int store_request_list(struct db_conn *c, int limit,
+/* Requests, open ones first by deadline; only user_id's when it is not NULL. */
+int store_request_list(struct db_conn *c, const char *user_id, int limit,
 		       void (*fn)(void *arg, const struct store_request *r), void *arg);
 
 /* --- policy versions, email change, erasure journal, users ------------------- */

@@ -305,6 +305,15 @@ describe('privacy center', () => {
     assert.equal(r.json.current.marketing, false);
     r = await c.req('POST', '/api/privacy/objections', { purpose: 'selling' });
     assert.equal(r.status, 400);
+    // the person sees their own requests, with deadlines (REQ: PRIV-11); nobody else's
+    const mine = await c.req('GET', '/api/privacy/requests');
+    assert.equal(mine.status, 200, mine.text);
+    const kinds = mine.json.requests.map((x) => x.kind);
+    assert.ok(kinds.includes('restriction') && kinds.includes('objection'), kinds.join());
+    for (const x of mine.json.requests) assert.ok(x.due_at && x.received_at);
+    const other = await signup();
+    const theirs = await other.c.req('GET', '/api/privacy/requests');
+    assert.deepEqual(theirs.json.requests, []);
   });
 
   test('consents: a ledger, off by default, withdrawn at once; DNT/GPC cannot turn optional processing on; policy changes mailed and accepted (REQ: PRIV-7, REQ: PRIV-8, REQ: PRIV-12, REQ: COOK-2)', async () => {
