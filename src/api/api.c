@@ -101,6 +101,6 @@ int api_authenticate(struct http_request *req, struct identity *who, void *ctx)
 	snprintf(who->key_id, sizeof who->key_id, "%s", p.key_id);
 	snprintf(who->csrf, sizeof who->csrf, "%s", p.csrf);
 	/* PRIV-6: the router refuses generation for a restricted account */
-	who->restricted = privacy_restricted(app, who->user_id);
+	who->restricted = p.restricted >= 0 ? p.restricted : privacy_restricted(app, who->user_id);
 	return ERR_OK;
 }

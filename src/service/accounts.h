@@ -172,6 +172,7 @@ struct acct_principal {
 	char key_id[STORE_ID];
 	unsigned scopes;
 	char csrf[ACCT_TOKEN];
+	int restricted;         /* -1 unknown, else whether processing is restricted (PRIV-6) */
 };
 
 /* The session cookie's name: "__Host-atelier_session" under TLS (or with

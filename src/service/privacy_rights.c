@@ -209,8 +209,10 @@ out:
 	if (rc)
 		db_rollback(c);
 	db_put(c);
-	if (rc == ERR_OK && changed)
+	if (rc == ERR_OK && changed) {
 		mail_kick(app->mail);
+		acct_key_cache_flush(); /* keys carry the restriction at once */
+	}
 	return rc;
 }
 

@@ -32,6 +32,7 @@
 #include "service/accounts_int.h"
 #include "service/device.h"
 #include "service/mail.h"
+#include "store/privacy.h"
 #include "service/password.h"
 
 #define CHALLENGE_TTL 300 /* seconds to finish a two-factor sign-in */
@@ -482,6 +483,7 @@ struct kc_entry {
 	char user_id[STORE_ID];
 	enum acct_role role;
 	unsigned scopes;
+	int restricted; /* the owner's processing is restricted (PRIV-6) */
 	int64_t expires_at, last_used, fetched_ms;
 	uint64_t gen;
 };
@@ -553,7 +555,11 @@ static int by_key(struct app *app, const char *authz, struct acct_principal *p)
 		struct store_key k;
 		struct db_conn *c = db_get(app->db);
 		int rc = store_key_by_hash(c, ce.hash, &k);
+		int64_t since = 0;
+		if (rc == ERR_OK)
+			rc = store_restriction_get(c, k.user_id, &since);
 		db_put(c);
+		ce.restricted = since != 0;
 		if (rc == ERR_NOTFOUND)
 			return ERR_AUTH;
 		if (rc)
@@ -581,6 +587,7 @@ static int by_key(struct app *app, const char *authz, struct acct_principal *p)
 			kc_put(&ce);
 	}
 	p->via = 2;
+	p->restricted = ce.restricted;
 	p->role = ce.role;
 	snprintf(p->user_id, sizeof p->user_id, "%s", ce.user_id);
 	snprintf(p->key_id, sizeof p->key_id, "%s", ce.key_id);
@@ -592,6 +599,7 @@ int acct_authenticate(struct app *app, const char *cookie, const char *authoriza
 		      struct acct_principal *p)
 {
 	memset(p, 0, sizeof *p);
+	p->restricted = -1;
 	if (authorization)
 		return by_key(app, authorization, p);
 	if (cookie)
