@@ -20,6 +20,7 @@ export ATELIER_BIN="$PWD/$B/atelier"
 mkdir -p tests/artifacts
 pass=0
 fail=0
+skip=0
 failed_names=""
 
 if ! make -j2 BUILD=$B OPT="$OPT" SAN="$SAN" all unit >tests/artifacts/build.log 2>&1; then
@@ -31,8 +32,11 @@ fi
 
 # count_tap FILE NAME: adds the file's "ok"/"not ok" lines (top level only).
 count_tap() {
-	p=$(grep -c '^ok ' "$1")
+	# a skipped test ("ok N # SKIP") is reported as skipped, never as passed
+	k=$(grep -ciE '^ok .*# *skip' "$1")
+	p=$(($(grep -c '^ok ' "$1") - k))
 	f=$(grep -c '^not ok ' "$1")
+	skip=$((skip + k))
 	pass=$((pass + p))
 	fail=$((fail + f))
 	[ "$f" -gt 0 ] && failed_names="$failed_names $2"
@@ -81,8 +85,11 @@ node_suite() {
 	timeout 1800 node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "$dir"/*.test.js >"$log" 2>&1
 	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
 	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+	k=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$log" | tail -1)
 	p=${p:-0}
 	f=${f:-1}
+	k=${k:-0}
+	skip=$((skip + k))
 	pass=$((pass + p))
 	fail=$((fail + f))
 	if [ "$f" -gt 0 ]; then
@@ -96,5 +103,9 @@ node_suite tests/browser
 if [ -n "$failed_names" ]; then
 	echo "failing:$failed_names"
 fi
-echo "$pass passed, $fail failed"
+if [ "$skip" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]

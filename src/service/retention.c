@@ -27,6 +27,7 @@ int retention_run(struct app *app, bool dry_run, struct retention_item *items, s
 		{"webhook_events", c->retention.webhook_events},
 		{"audit", c->retention.audit},
 		{"billing", c->retention.billing},
+		{"sessions", c->retention.sessions},
 	};
 	*n = 0;
 	int64_t now = time_now();

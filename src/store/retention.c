@@ -23,6 +23,10 @@ static const struct category categories[] = {
 	{"webhook_events", "SELECT COUNT(*) FROM webhook_events WHERE received_at < ?",
 	 {"DELETE FROM webhook_events WHERE received_at < ?", NULL}},
 	{"audit", "SELECT COUNT(*) FROM audit WHERE at < ?", {"DELETE FROM audit WHERE at < ?", NULL}},
+	/* sign-in sessions and mailed links, by last use: a session is dead
+	 * long before (idle and absolute timeouts); the rows go after the period */
+	{"sessions", "SELECT COUNT(*) FROM sessions WHERE last_seen < ?",
+	 {"DELETE FROM auth_tokens WHERE expires_at < ?", "DELETE FROM sessions WHERE last_seen < ?"}},
 	/* billing records: kept for [retention] billing (tax law), then gone */
 	{"billing", "SELECT COUNT(*) FROM receipts WHERE issued_at < ?",
 	 {"DELETE FROM charges WHERE created_at < ?", "DELETE FROM receipts WHERE issued_at < ?"}},

@@ -154,6 +154,37 @@ static void billing_records_kept_for_their_period(void **st)
 	db_put(c);
 }
 
+/* RET-1: sign-in sessions and expired mailed links go after [retention] sessions. */
+static void old_sessions_go(void **st)
+{
+	struct db_conn *c = db_get(app.db);
+	char sql[1024];
+	int64_t now = time_now(), old = now - 40 * 86400;
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO users(id, username, email_bidx, email_sealed, password_hash, role, age_group, created_at, password_changed_at) "
+		 "VALUES ('u-ret', 'ret', 'b', x'00', 'h', 'user', 'adult', 0, 0);"
+		 "INSERT INTO sessions(id, token_hash, user_id, csrf, created_at, last_seen, expires_at, browser, os, network) VALUES "
+		 "('s-old', 't1', 'u-ret', 'c', %lld, %lld, %lld, 'b', 'o', 'n'), ('s-new', 't2', 'u-ret', 'c', %lld, %lld, %lld, 'b', 'o', 'n');"
+		 "INSERT INTO auth_tokens(hash, kind, user_id, created_at, expires_at) VALUES ('h-old', 'verify', 'u-ret', %lld, %lld);",
+		 (long long)old, (long long)old, (long long)old, (long long)now, (long long)now, (long long)(now + 86400),
+		 (long long)old, (long long)(old + 3600));
+	int rc = db_exec(c, sql);
+	db_put(c);
+	assert_int_equal(rc, ERR_OK); /* if the users table changes shape, follow it here */
+	struct retention_item items[16];
+	size_t n;
+	assert_int_equal(retention_run(&app, false, items, 16, &n), ERR_OK);
+	assert_int_equal(rows_of(items, n, "sessions"), 1);
+	c = db_get(app.db);
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, "SELECT (SELECT group_concat(id) FROM sessions), (SELECT COUNT(*) FROM auth_tokens)", &s), 0);
+	assert_int_equal(db_step(s), 1);
+	assert_string_equal(db_col_text(s, 0), "s-new");
+	assert_int_equal(db_col_int(s, 1), 0);
+	db_done(s);
+	db_put(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +192,7 @@ int main(void)
 		cmocka_unit_test(a_shorter_period_removes_more),
 		cmocka_unit_test(old_mail_and_its_key_go),
 		cmocka_unit_test(billing_records_kept_for_their_period),
+		cmocka_unit_test(old_sessions_go),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
