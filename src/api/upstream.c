@@ -149,10 +149,44 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
+/* One connection cache for every upstream request, so a gateway keeps its
+ * connections to each upstream open between requests instead of paying a
+ * TCP (and TLS) handshake each time. libcurl calls the lock functions around
+ * the shared cache. */
+static CURLSH *share;
+static pthread_once_t share_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	pthread_mutex_lock(&share_mu[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	pthread_mutex_unlock(&share_mu[d]);
+}
+
+static void share_init(void)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_mu[i], NULL);
+	share = curl_share_init();
+	if (!share)
+		return;
+	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+}
+
 static void *work(void *arg)
 {
 	struct fwd *f = arg;
 	CURL *c = curl_easy_init();
+	pthread_once(&share_once, share_init);
+	if (c && share)
+		curl_easy_setopt(c, CURLOPT_SHARE, share);
 	struct curl_slist *h = NULL;
 	CURLcode cc = CURLE_FAILED_INIT;
 	f->curl = c;

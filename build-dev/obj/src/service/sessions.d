@@ -3,7 +3,7 @@ build-dev/obj/src/service/sessions.o: src/service/sessions.c \
  src/base/arena.h src/base/err.h src/service/app.h src/base/config.h \
  src/crypto/crypto.h src/store/db.h src/store/store.h src/base/buf.h \
  src/service/accounts_int.h src/service/device.h src/service/mail.h \
- src/service/password.h
+ src/store/privacy.h src/service/password.h
 src/base/log.h:
 src/base/timeutil.h:
 src/service/accounts.h:
@@ -18,4 +18,5 @@ src/base/buf.h:
 src/service/accounts_int.h:
 src/service/device.h:
 src/service/mail.h:
+src/store/privacy.h:
 src/service/password.h:
