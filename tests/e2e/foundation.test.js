@@ -257,7 +257,7 @@ describe('graceful stop', () => {
 });
 
 describe('TLS', () => {
-  test('native TLS serves HTTPS with HSTS when a certificate is configured', async () => {
+  test('native TLS serves HTTPS with HSTS when a certificate is configured (REQ: SEC-1)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'atelier-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
     const srv = await startServer({ config: { server: { tls_cert: join(dir, 'cert.pem'), tls_key: join(dir, 'key.pem') } } });

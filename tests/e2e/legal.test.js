@@ -14,7 +14,7 @@ const noForeignAssets = (html) => {
 };
 
 describe('legal pages from configuration', () => {
-  test('the default notice states the default retention and no sub-processors', async () => {
+  test('the default notice states the default retention and no sub-processors (REQ: PRIV-9)', async () => {
     const srv = await startServer();
     try {
       const r = await api(srv.url, 'GET', '/privacy');
@@ -24,6 +24,7 @@ describe('legal pages from configuration', () => {
       assert.match(r.text, /Billing records<\/td><td>7 years/);
       assert.match(r.text, /Generated images<\/td><td>until you delete them/);
       assert.match(r.text, /id="no-subprocessors"/);
+      assert.match(r.text, /We do not sell personal data and do not share it with advertisers/);
       assert.match(r.text, /Version 1, effective <time datetime="2026-11-23">/);
       assert.doesNotMatch(r.text, /Coinbase/, 'payments are off: no payment processor named');
       noForeignAssets(r.text);
