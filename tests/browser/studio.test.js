@@ -237,10 +237,19 @@ describe('studio in chromium', () => {
       }).observe(list, { subtree: true, childList: true, characterData: true });
     });
     await page.getByLabel('Message').fill('Tell me about Lyme Regis.');
+    // The tiny model answers this in a few milliseconds, so on a fast machine the
+    // whole stream can reach the page in one read. A slow link (Chromium's own
+    // network throttling) spreads the events out, so what is tested is that the
+    // page draws each piece as it arrives, whatever the machine's speed.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 3000, uploadThroughput: -1 });
     const sent = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
     await page.getByRole('button', { name: 'Send' }).click();
     const req = await sent;
     await page.getByText(/^(Done|The server ended the reply)/).waitFor({ timeout: 30000 });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
     const body = JSON.parse(req.postData());
     assert.equal(body.model, 'tiny');
     assert.equal(body.stream, true);
