@@ -42,6 +42,7 @@ struct config_model {
 	int64_t price_image;       /* per image (at the model's base size and steps) */
 	int64_t price_step;        /* per image per sampling step beyond the base */
 	int64_t price_audio_second;
+	int64_t size;              /* image: pixels per side offered (openai; builtin: the model's own) */
 	char description[CONFIG_STR];
 };
 

@@ -400,6 +400,8 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 			for (int j = 0; j < n; j++)
 				m->x[j] = scale * (m->eps_u[j] + fa * m->eps[j] + fu * m->noise[j]);
 		}
+		if (p->on_step && p->on_step(p->step_arg, i - start + 1, steps - start))
+			return err_set(e, ERR_BUSY, NULL, "cancelled");
 	}
 	if (x_out)
 		memcpy(x_out, m->x, sizeof(float) * (size_t)n);

@@ -39,6 +39,12 @@ struct image_params {
 	const float *init_noise;      /* [3][size][size] replacing the seeded first draw, or NULL (tests) */
 	int t_max;                    /* first timestep; 0 = the model's default ("atelier.sample_t_max"
 	                               * metadata, else T-1) */
+	/* Called after each sampling step with the steps done (1..total) and the
+	 * total this image runs (img2img runs fewer than steps); a non-zero
+	 * return cancels the generation (ERR_BUSY, "cancelled"). NULL: none.
+	 * It never changes the numbers. */
+	int (*on_step)(void *arg, int done, int total);
+	void *step_arg;
 };
 
 struct image_model;
