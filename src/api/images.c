@@ -36,7 +36,6 @@
 
 #define PROMPT_MAX 1000     /* characters */
 #define STEPS_MAX 150
-#define LINK_TTL 3600       /* seconds a url answer works */
 
 /* A checked request. Strings borrow from the body. */
 struct imgreq {
@@ -218,7 +217,7 @@ static json_t *answer_data(struct app *app, const char *base, const char *owner,
 				free(enc);
 			} else {
 				char link[256], url[CONFIG_STR + 256];
-				gallery_link(app, owner, ids[i], time_now() + LINK_TTL, link, sizeof link);
+				gallery_link(app, owner, ids[i], time_now() + app->cfg->retention.image_links, link, sizeof link);
 				snprintf(url, sizeof url, "%s%s", base, link);
 				json_object_set_new(x, "url", json_string(url));
 			}
@@ -341,7 +340,7 @@ static void run(struct http_request *req, struct http_response *res, struct app 
 		.hold = hold,
 		.cost = cost,
 		/* ephemeral: kept until the link (or the async answer) expires */
-		.ttl = ephemeral ? LINK_TTL : 0,
+		.ttl = ephemeral ? app->cfg->retention.image_links : 0,
 		.start_ms = time_now_ms() - (int64_t)((time_mono_ns() - req->start_ns) / 1000000),
 	};
 	char id[40];

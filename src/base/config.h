@@ -116,6 +116,7 @@ struct config {
 	struct {
 		int64_t usage_logs, billing, sessions, tickets, exports, mail_outbox, audit, webhook_events;
 		char images[16];                /* until_deleted | ephemeral */
+		int64_t image_links;            /* seconds an image's signed link works; ephemeral images live as long */
 		int64_t sweep_interval;         /* seconds between sweeper passes */
 	} retention;
 	struct config_subprocessor {
