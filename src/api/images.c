@@ -33,6 +33,18 @@
 #include "service/credits.h"
 #include "service/imagejobs.h"
 #include "service/usage.h"
+#include "engine/image/pngio.h"
+
+/* Image to image needs the upload decoder and the multipart parser (issue
+ * #8's upload half, built beside this file). Until they are in the tree,
+ * /v1/images/edits answers 501 and says why. */
+#if __has_include("service/upload.h") && __has_include("http/multipart.h")
+#define HAVE_UPLOAD 1
+#include "http/multipart.h"
+#include "service/upload.h"
+#else
+#define HAVE_UPLOAD 0
+#endif
 
 #define PROMPT_MAX 1000     /* characters */
 #define STEPS_MAX 150
@@ -444,6 +456,156 @@ static void generations(struct http_request *req, struct http_response *res, voi
 		run(req, res, app, endpoint, &r, m, NULL);
 }
 
+/* --- edits (image to image, GEN-3) ------------------------------------------------ */
+
+#if HAVE_UPLOAD
+#define EDIT_MAX_PARTS 24
+
+/* The text fields of a form as the JSON body a generation takes: numbers
+ * and booleans from their text (forms carry only text), the rest strings. */
+static json_t *form_json(const struct multipart_part *parts, size_t n, struct errinfo *e)
+{
+	static const char *const ints[] = {"n", "seed", "steps", NULL}, *const reals[] = {"guidance", "strength", NULL},
+				  *const bools[] = {"async", "keep", NULL};
+	json_t *o = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const struct multipart_part *p = &parts[i];
+		if (!strcmp(p->name, "image") || !strcmp(p->name, "image[]"))
+			continue;
+		if (p->filename[0]) {
+			err_set(e, ERR_INVALID, p->name, "field '%.60s' must be text, not a file", p->name);
+			json_decref(o);
+			return NULL;
+		}
+		char *v = strndup((const char *)p->data, p->len);
+		if (!v || strlen(v) != p->len) {
+			free(v);
+			err_set(e, ERR_INVALID, p->name, "field '%.60s' must be text", p->name);
+			json_decref(o);
+			return NULL;
+		}
+		json_t *x = NULL;
+		char *end;
+		for (const char *const *k = ints; *k && !x; k++)
+			if (!strcmp(*k, p->name)) {
+				long long l = strtoll(v, &end, 10);
+				x = *v && !*end ? json_integer(l) : json_string(v);
+			}
+		for (const char *const *k = reals; *k && !x; k++)
+			if (!strcmp(*k, p->name)) {
+				double d = strtod(v, &end);
+				x = *v && !*end ? json_real(d) : json_string(v);
+			}
+		for (const char *const *k = bools; *k && !x; k++)
+			if (!strcmp(*k, p->name))
+				x = !strcmp(v, "true") ? json_true() : !strcmp(v, "false") ? json_false() : json_string(v);
+		if (!x)
+			x = json_string(v);
+		free(v);
+		if (!x) {
+			err_set(e, ERR_INVALID, p->name, "field '%.60s' must be UTF-8 text", p->name);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, p->name, x);
+	}
+	return o;
+}
+
+/* The start picture, fitted to size x size, into rgb: an uploaded file
+ * (decoded safely, metadata dropped) or one of the caller's gallery images. */
+static int init_image(struct http_request *req, struct app *app, const struct multipart_part *file,
+		      const char *image_id, int size, uint8_t *rgb, struct errinfo *e)
+{
+	struct upload_image im = {0};
+	int rc;
+	if (file) {
+		struct upload_limits lim = {.max_side = 4096, .max_pixels = 4096 * 4096,
+					    .max_bytes = (size_t)app->cfg->server.upload_limit};
+		rc = upload_decode(file->data, file->len, &lim, &im, e);
+		if (rc == ERR_CORRUPT || rc == ERR_UNSUPPORTED)
+			rc = ERR_INVALID; /* the caller's file, not our data */
+		if (rc) {
+			snprintf(e->field, sizeof e->field, "image");
+			return rc;
+		}
+	} else {
+		struct buf png;
+		buf_init(&png, 64u << 20);
+		rc = gallery_get(app, req->who.user_id, image_id, NULL, &png);
+		if (rc == ERR_OK) {
+			im.fmt = UPLOAD_PNG;
+			rc = pngio_decode(png.data, png.len, &im.rgb, &im.width, &im.height, e);
+		} else if (rc == ERR_NOTFOUND) {
+			err_set(e, ERR_NOTFOUND, "image_id", "no image '%.40s' in your gallery", image_id);
+		}
+		buf_free(&png);
+		if (rc)
+			return rc;
+	}
+	rc = upload_fit_square(&im, size, rgb, e);
+	upload_image_free(&im);
+	return rc;
+}
+
+static void edits(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	const char *endpoint = "/v1/images/edits";
+	struct errinfo e = {0};
+	struct multipart_part parts[EDIT_MAX_PARTS];
+	size_t np = 0;
+	const char *ct = http_header_get(req, "Content-Type");
+	int rc = multipart_parse(ct ? ct : "", (const uint8_t *)(req->body.data ? req->body.data : ""), req->body.len,
+				 parts, EDIT_MAX_PARTS, &np, &e);
+	if (rc)
+		return refuse(req, res, app, endpoint, NULL, rc, &e);
+	json_t *body = form_json(parts, np, &e);
+	if (!body)
+		return refuse(req, res, app, endpoint, NULL, ERR_INVALID, &e);
+	struct imgreq r;
+	const char *image_id = NULL;
+	rc = parse(body, true, &r, &e);
+	if (!rc)
+		rc = api_str(body, "image_id", false, &image_id, &e);
+	const struct multipart_part *file = multipart_get(parts, np, "image");
+	if (!file)
+		file = multipart_get(parts, np, "image[]");
+	if (!rc && !file == !image_id)
+		rc = err_set(&e, ERR_INVALID, "image", "send exactly one of an image file or image_id");
+	if (!rc && file && !file->filename[0])
+		rc = err_set(&e, ERR_INVALID, "image", "image must be a file");
+	if (rc) {
+		json_decref(body);
+		return refuse(req, res, app, endpoint, NULL, rc, &e);
+	}
+	const struct imagemodel *m = pick_model(req, res, app, endpoint, &r);
+	if (m && !m->engine) {
+		err_set(&e, ERR_INVALID, "model", "image edits run on this server's own models; '%s' is an upstream model",
+			m->cfg.name);
+		refuse(req, res, app, endpoint, m->cfg.name, ERR_INVALID, &e);
+		m = NULL;
+	}
+	uint8_t *rgb = m ? malloc((size_t)m->size * m->size * 3) : NULL;
+	if (m && !rgb) {
+		err_set(&e, ERR_NOMEM, NULL, "out of memory");
+		refuse(req, res, app, endpoint, m->cfg.name, ERR_NOMEM, &e);
+	} else if (m && (rc = init_image(req, app, file, image_id, m->size, rgb, &e))) {
+		refuse(req, res, app, endpoint, m->cfg.name, rc, &e);
+	} else if (m) {
+		run(req, res, app, endpoint, &r, m, rgb);
+	}
+	free(rgb);
+	json_decref(body);
+}
+#else
+static void edits(struct http_request *req, struct http_response *res, void *ctx)
+{
+	http_error(res, 501, "server_error", "not_implemented", NULL,
+		   "image edits need the upload decoder, which this build does not include");
+}
+#endif
+
 /* --- jobs and gallery ------------------------------------------------------------------- */
 
 static void job_status(struct http_request *req, struct http_response *res, void *ctx)
@@ -578,6 +740,8 @@ static void staff_list(struct http_request *req, struct http_response *res, void
 const struct route api_images_routes[] = {
 	{"POST", "/v1/images/generations", generations, GUARD_USER, SCOPE_GENERATE, RL_GENERATE, ROUTE_JSON,
 	 "image generation (OpenAI-compatible; async: true answers 202 with a job)"},
+	{"POST", "/v1/images/edits", edits, GUARD_USER, SCOPE_GENERATE, RL_GENERATE, ROUTE_UPLOAD,
+	 "image to image (OpenAI-compatible multipart: image or image_id, prompt, strength, ...)"},
 	{"GET", "/api/images/jobs/{id}", job_status, GUARD_USER, SCOPE_GENERATE, RL_READ, 0,
 	 "an image job: status, step k of n, image i of n, images"},
 	{"GET", "/api/images", list, GUARD_USER, SCOPE_READ, RL_READ, 0, "your gallery, newest first (limit, before)"},

@@ -8,11 +8,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { inflateSync, deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { startServer, runCli, api } from './lib/server.js';
 import { person, sleep } from './lib/accounts.js';
 import { createUser, signedIn } from './lib/users.js';
@@ -95,6 +95,46 @@ async function waitJob(url, key, id, timeoutMs = 120000) {
     if (Date.now() - t > timeoutMs) throw new Error(`job ${id} still ${r.json.status}`);
     await sleep(50);
   }
+}
+
+// A PNG file from chunks, with real CRCs.
+const CRC = new Int32Array(256).map((_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c; });
+function crc32(b) { let c = -1; for (const x of b) c = CRC[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ -1) >>> 0; }
+function chunk(kind, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(kind, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+// A PNG whose header declares w x h with a few bytes of pixel data (a bomb).
+function pngHeader(w, h) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.from([120, 156, 3, 0, 0, 0, 0, 1])), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// A real w x w RGB PNG (a gradient), made here.
+function pngHeaderless(w) {
+  const rows = [];
+  for (let y = 0; y < w; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) { row[1 + x * 3] = x * 4; row[2 + x * 3] = y * 4; row[3 + x * 3] = 128; }
+    rows.push(row);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(w, 4); ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// POST a multipart form to /v1/images/edits.
+function edit(url, key, fields, file) {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) fd.append(k, String(v));
+  if (file) fd.append('image', new Blob([file.data], { type: file.type || 'application/octet-stream' }), file.name);
+  return fetch(url + '/v1/images/edits', { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: fd })
+    .then(async (r) => { const text = await r.text(); let json = null; try { json = JSON.parse(text); } catch {} return { status: r.status, text, json }; });
 }
 
 const dbText = (dataDir) => readdirSync(dataDir).filter((f) => f.startsWith('atelier.db'))
@@ -326,6 +366,60 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     const r = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 1 });
     assert.equal(r.status, 403, r.text);
     assert.equal(r.json.error.code, 'processing_restricted');
+  });
+
+  test('SDK images.edit: image to image from an upload or a gallery image (REQ: GEN-3)', async (t) => {
+    const probe = await edit(srv.url, alice.key, { prompt: 'x' });
+    if (probe.status === 501) return t.skip('this build has no upload decoder yet');
+    const src = await ai.images.generate({ prompt: 'two red squares on a white background, top left', steps: 3, seed: 21, response_format: 'b64_json' });
+    const png = Buffer.from(src.data[0].b64_json, 'base64');
+    const body = { prompt: 'two blue squares on a white background, top left', n: 1, size: '32x32', response_format: 'b64_json', strength: 0.5, steps: 4, seed: 3 };
+    const a = await ai.images.edit({ ...body, image: await toFile(png, 'start.png', { type: 'image/png' }) });
+    const out = Buffer.from(a.data[0].b64_json, 'base64');
+    assert.deepEqual(decodePng(out), { w: 32, h: 32 });
+    const b = await ai.images.edit({ ...body, image: await toFile(png, 'again.png', { type: 'image/png' }) });
+    assert.ok(out.equals(Buffer.from(b.data[0].b64_json, 'base64')), 'same start, seed and strength: same picture');
+    const meta = await api(srv.url, 'GET', `/api/images/${a.data[0].id}`, { headers: { Authorization: `Bearer ${alice.key}` } });
+    assert.equal(meta.json.strength, 0.5);
+    // the same start picture taken from the gallery by its ID
+    const byId = await edit(srv.url, alice.key, { ...body, image_id: src.data[0].id });
+    assert.equal(byId.status, 200, byId.text);
+    assert.ok(out.equals(Buffer.from(byId.json.data[0].b64_json, 'base64')));
+    // a larger upload is fitted to the model's size
+    const big = await ai.images.edit({ ...body, response_format: 'url', image: await toFile(pngHeaderless(64), 'big.png', { type: 'image/png' }) });
+    assert.equal((await getBytes(big.data[0].url, alice)).status, 200);
+    // another user's gallery image is not a start picture for anyone else
+    const bob = await user(srv, { credits: 5 });
+    const stolen = await edit(srv.url, bob.key, { ...body, image_id: src.data[0].id });
+    assert.equal(stolen.status, 404, stolen.text);
+  });
+
+  test('edits refuse bad uploads with a clear 4xx: nothing stored, nothing charged (REQ: GEN-3)', async (t) => {
+    const u = await user(srv, { credits: 10 });
+    const probe = await edit(srv.url, u.key, { prompt: 'x' });
+    if (probe.status === 501) return t.skip('this build has no upload decoder yet');
+    const before = await balance(u);
+    const P = { prompt: 'a red circle on a black background, center', steps: 2 };
+    const good = pngHeaderless(32);
+    const cases = [
+      [P, { name: 'notes.txt', data: Buffer.from('this is not an image at all, just text\n'), type: 'image/png' }, 400, 'image'],
+      [P, { name: 'cut.png', data: good.subarray(0, good.length - 30), type: 'image/png' }, 400, 'image'],
+      [P, { name: 'bomb.png', data: pngHeader(20000, 20000), type: 'image/png' }, 413, 'image'],
+      [P, null, 400, 'image'],
+      [{ ...P, strength: 0 }, { name: 'a.png', data: good }, 400, 'strength'],
+      [{ ...P, strength: 1.5 }, { name: 'a.png', data: good }, 400, 'strength'],
+      [{ ...P, size: '512x512' }, { name: 'a.png', data: good }, 400, 'size'],
+      [{ ...P, image_id: 'img_nope' }, { name: 'a.png', data: good }, 400, 'image'],
+    ];
+    for (const [fields, file, status, param] of cases) {
+      const r = await edit(srv.url, u.key, fields, file);
+      assert.equal(r.status, status, `${file?.name}: ${r.text}`);
+      assert.equal(r.json.error.param, param, r.text);
+      assert.ok(r.json.error.message.length > 10, r.text);
+    }
+    assert.equal(await balance(u), before, 'nothing charged');
+    assert.equal(sql(srv.dataDir, `SELECT COUNT(*) FROM images WHERE owner = '${u.id}'`), '0');
+    assert.equal(sql(srv.dataDir, `SELECT COUNT(*) FROM image_jobs WHERE owner = '${u.id}'`), '0');
   });
 
   test('GET /v1/models lists the image model with its size and prices (REQ: GEN-8)', async () => {
