@@ -345,6 +345,7 @@ static int store_results(struct imagejobs *j, const struct store_imagejob *job, 
 				*q = 'x';
 		snprintf(im.owner, sizeof im.owner, "%s", job->owner);
 		snprintf(im.job_id, sizeof im.job_id, "%s", job->id);
+		snprintf(im.end_user, sizeof im.end_user, "%s", job->end_user);
 		snprintf(im.model, sizeof im.model, "%s", job->model);
 		const char *smp = json_string_value(json_object_get(params, "sampler"));
 		snprintf(im.sampler, sizeof im.sampler, "%s", smp ? smp : "ddim");

@@ -218,8 +218,8 @@ int store_image_insert(struct db_conn *c, const struct store_image *im, const vo
 	struct db_stmt *s;
 	int rc = db_prepare(c,
 			    "INSERT INTO images(id, owner, job_id, idx, model, prompt_sealed, negative_sealed, seed, width, height,"
-			    " steps, guidance, sampler, strength, png_sealed, bytes, kept, expires_at, created_at)"
-			    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			    " steps, guidance, sampler, strength, png_sealed, bytes, kept, expires_at, created_at, end_user)"
+			    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			    &s);
 	if (rc)
 		return rc;
@@ -256,6 +256,7 @@ int store_image_insert(struct db_conn *c, const struct store_image *im, const vo
 	else
 		db_bind_null(s, 18);
 	db_bind_int(s, 19, im->created_at);
+	db_bind_text(s, 20, im->end_user[0] ? im->end_user : NULL);
 	rc = db_step(s);
 	db_done(s);
 	return rc < 0 ? rc : ERR_OK;

@@ -61,6 +61,7 @@ int store_imagejob_expire(struct db_conn *c, int64_t before, int64_t *n);
 
 struct store_image {
 	char id[40], owner[40], job_id[40], model[64], sampler[12];
+	char end_user[72];          /* the customer's end user (keyed hash) or "" */
 	int64_t idx, seed, width, height, steps, bytes, expires_at, created_at; /* expires_at 0: none */
 	double guidance, strength;  /* strength 0: text to image */
 	bool kept;

@@ -88,7 +88,7 @@ static const struct store_privacy_table tables[] = {
 	 {NULL}, "SELECT COUNT(*) FROM privacy_requests WHERE user_id = ?1",
 	 "UPDATE privacy_requests SET user_id = NULL WHERE user_id = ?1", ERASE_DETACH,
 	 "privacy requests about your account and how they were answered"},
-	{"images", "owner", "images",
+	{"images", "owner,end_user", "images",
 	 "SELECT json_object('id', id, 'file', 'images/' || id || '.png', 'model', model, 'seed', seed, 'width', width,"
 	 " 'height', height, 'steps', steps, 'guidance', guidance, 'sampler', sampler, 'strength', strength,"
 	 " 'kept', json(CASE kept WHEN 1 THEN 'true' ELSE 'false' END), 'expires_at', expires_at, 'created_at', created_at,"
@@ -293,6 +293,16 @@ static const struct store_eu_table eu_tables[] = {
 	 " 'latency_ms', latency_ms) FROM usage WHERE owner = ?1 AND end_user = ?2 ORDER BY id",
 	 "SELECT COUNT(*) FROM usage WHERE owner = ?1 AND end_user = ?2",
 	 "DELETE FROM usage WHERE owner = ?1 AND end_user = ?2"},
+	{"images", "images",
+	 "SELECT json_object('id', id, 'model', model, 'seed', seed, 'width', width, 'height', height, 'steps', steps,"
+	 " 'created_at', created_at, 'expires_at', expires_at) FROM images WHERE owner = ?1 AND end_user = ?2 ORDER BY seq",
+	 "SELECT COUNT(*) FROM images WHERE owner = ?1 AND end_user = ?2",
+	 "DELETE FROM images WHERE owner = ?1 AND end_user = ?2"},
+	{"image_jobs", "image_jobs",
+	 "SELECT json_object('id', id, 'model', model, 'state', state, 'created_at', created_at, 'finished_at', finished_at)"
+	 " FROM image_jobs WHERE owner = ?1 AND end_user = ?2 ORDER BY created_at",
+	 "SELECT COUNT(*) FROM image_jobs WHERE owner = ?1 AND end_user = ?2",
+	 "DELETE FROM image_jobs WHERE owner = ?1 AND end_user = ?2"},
 };
 
 const struct store_eu_table *store_eu_tables(size_t *n)

@@ -422,6 +422,23 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     assert.equal(sql(srv.dataDir, `SELECT COUNT(*) FROM image_jobs WHERE owner = '${u.id}'`), '0');
   });
 
+  test('an API customer exports and erases its end user\'s images by the user it sends (REQ: PRIV-10)', async () => {
+    const u = await user(srv, { credits: 10 });
+    const k = await u.c.req('POST', '/api/keys', { name: 'priv', scopes: ['privacy'] });
+    const auth = { Authorization: `Bearer ${k.json.key}` };
+    for (const who of ['end-user-a', 'end-user-a', 'end-user-b']) {
+      const r = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 1, user: who });
+      assert.equal(r.status, 200, r.text);
+    }
+    let r = await api(srv.url, 'GET', '/api/privacy/subjects/end-user-a/export', { headers: auth });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data.images.length, 2);
+    r = await api(srv.url, 'DELETE', '/api/privacy/subjects/end-user-a', { headers: auth });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.removed.images, 2);
+    assert.equal(sql(srv.dataDir, `SELECT COUNT(*) FROM images WHERE owner = '${u.id}'`), '1', 'the other end user keeps theirs');
+  });
+
   test('GET /v1/models lists the image model with its size and prices (REQ: GEN-8)', async () => {
     const list = await ai.models.list();
     const m = list.data.find((x) => x.id === 'shapes');

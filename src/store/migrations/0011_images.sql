@@ -27,6 +27,7 @@ CREATE TABLE images (
 	seq INTEGER PRIMARY KEY,         -- gallery order and paging cursor
 	id TEXT NOT NULL UNIQUE,
 	owner TEXT NOT NULL,
+	end_user TEXT,                   -- the API customer's `user`, keyed hash (PRIV-10)
 	job_id TEXT,
 	idx INTEGER NOT NULL DEFAULT 0,  -- index within its job
 	model TEXT NOT NULL,
@@ -47,4 +48,5 @@ CREATE TABLE images (
 );
 CREATE INDEX images_owner ON images(owner, seq);
 CREATE INDEX images_job ON images(job_id, idx);
+CREATE INDEX images_end_user ON images(owner, end_user) WHERE end_user IS NOT NULL;
 CREATE INDEX images_expiry ON images(expires_at) WHERE expires_at IS NOT NULL;
