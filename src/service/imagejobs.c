@@ -382,13 +382,34 @@ out:
 	return rc;
 }
 
-static void fail_job(struct imagejobs *j, const struct store_imagejob *job, const char *why)
+/* Mark a running job failed. false when it is gone (its owner was erased). */
+static bool fail_job(struct db *db, const struct store_imagejob *job, const char *why)
 {
-	struct db_conn *c = db_get(j->app->db);
+	struct db_conn *c = db_get(db);
 	int rc = store_imagejob_finish(c, job->id, "failed", why, time_now());
 	db_put(c);
 	if (rc && rc != ERR_NOTFOUND)
 		log_error("imagejob.finish", "\"job\":\"%s\",\"error\":\"%s\"", job->id, err_str(rc));
+	return rc != ERR_NOTFOUND;
+}
+
+/* A usage row for a job that ended (USE-1): counts, status, latency; never
+ * the prompt. */
+static void meter(struct db *db, const struct store_imagejob *job, int n, int status, int64_t cost, int64_t start_ms)
+{
+	struct store_usage u = {
+		.owner = job->owner,
+		.endpoint = job->endpoint,
+		.model = job->model,
+		.key_id = job->key_id[0] ? job->key_id : NULL,
+		.end_user = job->end_user[0] ? job->end_user : NULL,
+		.images = status == 200 ? n : 0,
+		.status = status,
+		.latency_ms = start_ms ? time_now_ms() - start_ms : 0,
+		.cost = status == 200 ? cost : 0,
+	};
+	if (usage_record(db, &u))
+		log_error("imagejob.usage", "\"job\":\"%s\"", job->id);
 }
 
 static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
@@ -481,6 +502,7 @@ end:;
 	}
 	int64_t cost = jint(params, "cost", 0), start_ms = jint(params, "start_ms", 0);
 	int status = 200;
+	bool erased = false;
 	if (!rc) {
 		/* charge first, then store: a crash between the two re-runs the job,
 		 * whose settle then finds the hold closed and charges nothing again */
@@ -490,11 +512,11 @@ end:;
 				log_error("imagejob.charge", "\"job\":\"%s\",\"error\":\"%s\"", job->id, err_str(r2));
 		}
 		rc = store_results(j, job, params, prompt.data, negative.data, pngs, n, m->size);
-		if (rc == ERR_NOTFOUND)
-			status = 410; /* the owner was erased while it ran */
-		else if (rc) {
+		if (rc == ERR_NOTFOUND) {
+			erased = true; /* the owner was erased while it ran: nothing of it may be written */
+		} else if (rc) {
 			log_error("imagejob.store", "\"job\":\"%s\",\"error\":\"%s\"", job->id, err_str(rc));
-			fail_job(j, job, "store_failed");
+			erased = !fail_job(app->db, job, "store_failed");
 			status = 500;
 		}
 	} else {
@@ -505,22 +527,13 @@ end:;
 		}
 		log_warn("imagejob.failed", "\"job\":\"%s\",\"model\":\"%s\",\"reason\":\"%s\"", job->id,
 			 log_str(job->model), log_str(e.msg));
-		fail_job(j, job, e.msg[0] ? e.msg : err_str(rc));
+		erased = !fail_job(app->db, job, e.msg[0] ? e.msg : err_str(rc));
 		status = 500;
 	}
-	struct store_usage u = {
-		.owner = job->owner,
-		.endpoint = job->endpoint,
-		.model = job->model,
-		.key_id = job->key_id[0] ? job->key_id : NULL,
-		.end_user = job->end_user[0] ? job->end_user : NULL,
-		.images = status == 200 ? n : 0,
-		.status = status,
-		.latency_ms = start_ms ? time_now_ms() - start_ms : 0,
-		.cost = status == 200 ? cost : 0,
-	};
-	if (usage_record(app->db, &u))
-		log_error("imagejob.usage", "\"job\":\"%s\"", job->id);
+	if (erased)
+		status = 410;
+	else
+		meter(app->db, job, n, status, cost, start_ms);
 	set_progress(j, mi, NULL, 0, 0, 0, 0);
 	struct imagejob_waiter w;
 	if (take_waiter(j, job->id, &w)) {
@@ -583,6 +596,46 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* Jobs queued for a model this server no longer offers (or cannot load)
+ * would wait forever with their credits held: fail them and give the
+ * credits back. One node owns the queue with SQLite; a shared database's
+ * other nodes may serve the model, so this is SQLite's only. */
+static void fail_orphans(struct imagejobs *j)
+{
+	if (strcmp(j->app->cfg->database.backend, "sqlite"))
+		return;
+	char models[CONFIG_MAX_MODELS][64];
+	int nm = 0;
+	struct db_conn *c = db_get(j->app->db);
+	int rc = store_imagejob_queued_models(c, models, CONFIG_MAX_MODELS, &nm);
+	db_put(c);
+	if (rc)
+		return;
+	struct store_imagejob job;
+	store_imagejob_init(&job);
+	for (int i = 0; i < nm; i++) {
+		const struct imagemodel *m = imagejobs_find(j, models[i]);
+		if (m && m->available)
+			continue;
+		for (;;) {
+			c = db_get(j->app->db);
+			rc = store_imagejob_claim(c, models[i], time_now(), &job);
+			db_put(c);
+			if (rc)
+				break;
+			if (job.hold_id)
+				credits_release(j->app->db, job.hold_id);
+			if (fail_job(j->app->db, &job, "model_unavailable")) {
+				json_t *p = json_loadb(job.params.data ? job.params.data : "{}", job.params.len, 0, NULL);
+				meter(j->app->db, &job, 0, 503, 0, jint(p, "start_ms", 0));
+				json_decref(p);
+			}
+			log_warn("imagejob.orphaned", "\"job\":\"%s\",\"model\":\"%s\"", job.id, log_str(models[i]));
+		}
+	}
+	store_imagejob_free(&job);
+}
+
 /* --- start, stop, submit, status -------------------------------------------------- */
 
 int imagejobs_start(struct imagejobs **out, struct app *app, struct errinfo *e)
@@ -622,6 +675,7 @@ int imagejobs_start(struct imagejobs **out, struct app *app, struct errinfo *e)
 	}
 	if (requeued)
 		log_info("imagejob.requeued", "\"jobs\":%lld", (long long)requeued);
+	fail_orphans(j);
 	for (int i = 0; i < j->n; i++) {
 		if (!j->m[i].available)
 			continue;

@@ -205,6 +205,19 @@ int store_imagejob_pending(struct db_conn *c, const char *model, int64_t *n)
 			  n);
 }
 
+int store_imagejob_queued_models(struct db_conn *c, char (*models)[64], int max, int *n)
+{
+	struct db_stmt *s;
+	*n = 0;
+	int rc = db_prepare(c, "SELECT DISTINCT model FROM image_jobs WHERE state = 'queued'", &s);
+	if (rc)
+		return rc;
+	while (*n < max && (rc = db_step(s)) == 1)
+		cpy(models[(*n)++], 64, db_col_text(s, 0));
+	db_done(s);
+	return rc < 0 ? rc : ERR_OK;
+}
+
 int store_imagejob_expire(struct db_conn *c, int64_t before, int64_t *n)
 {
 	return exec_count(c, "DELETE FROM image_jobs WHERE state IN ('done', 'failed') AND finished_at < ?", NULL, before, n);

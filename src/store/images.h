@@ -54,6 +54,9 @@ int store_imagejob_requeue(struct db_conn *c, int64_t *n);
 /* Jobs of model queued or running. */
 int store_imagejob_pending(struct db_conn *c, const char *model, int64_t *n);
 
+/* The distinct models of queued jobs (64 bytes each, at most max). */
+int store_imagejob_queued_models(struct db_conn *c, char (*models)[64], int max, int *n);
+
 /* Delete jobs that ended before `before`; *n counts them. */
 int store_imagejob_expire(struct db_conn *c, int64_t before, int64_t *n);
 

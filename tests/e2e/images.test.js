@@ -495,19 +495,23 @@ test('restart with jobs queued and running: they finish after the crash, charged
   const dataDir = mkdtempSync(join(tmpdir(), 'atelier-imgcrash-'));
   const config = { 'model.shapes': { ...shapes, max_queue: 8 } };
   let srv = await startServer({ config, dataDir });
-  const u = await user(srv, { credits: 100 });
+  let u;
   const ids = [];
-  // 3 jobs of 2 images at 30 steps: 2 x (1 + 5 x 0.1) = 3 credits each
-  for (let i = 0; i < 3; i++) {
-    const r = await gen(srv.url, u.key, { prompt: 'three yellow circles on a black background, bottom left', n: 2, steps: 30, seed: i, async: true });
-    assert.equal(r.status, 202, r.text);
-    ids.push(r.json.id);
+  try {
+    u = await user(srv, { credits: 100 });
+    // 3 jobs of 2 images at 30 steps: 2 x (1 + 5 x 0.1) = 3 credits each
+    for (let i = 0; i < 3; i++) {
+      const r = await gen(srv.url, u.key, { prompt: 'three yellow circles on a black background, bottom left', n: 2, steps: 30, seed: i, async: true });
+      assert.equal(r.status, 202, r.text);
+      ids.push(r.json.id);
+    }
+    for (const t = Date.now(); Date.now() - t < 60000; await sleep(20)) {
+      const j = (await api(srv.url, 'GET', `/api/images/jobs/${ids[0]}`, { headers: { Authorization: `Bearer ${u.key}` } })).json;
+      if (j.status === 'running' && j.step > 0) break;
+    }
+  } finally {
+    await srv.stop('SIGKILL');
   }
-  for (const t = Date.now(); Date.now() - t < 60000; await sleep(20)) {
-    const j = (await api(srv.url, 'GET', `/api/images/jobs/${ids[0]}`, { headers: { Authorization: `Bearer ${u.key}` } })).json;
-    if (j.status === 'running' && j.step > 0) break;
-  }
-  await srv.stop('SIGKILL');
   const states = sql(dataDir, `SELECT state FROM image_jobs ORDER BY created_at`).split('\n');
   assert.ok(states.includes('running') || states.includes('queued'), `jobs were still pending: ${states}`);
   assert.equal(sql(dataDir, `SELECT COUNT(*) FROM credit_holds WHERE owner = '${u.id}' AND state = 'open'`) !== '0', true);
@@ -525,6 +529,36 @@ test('restart with jobs queued and running: they finish after the crash, charged
     assert.equal(sql(dataDir, `SELECT COUNT(*) FROM ledger WHERE owner = '${u.id}' AND kind = 'spend'`), '3');
     assert.equal(sql(dataDir, `SELECT COUNT(*) FROM credit_holds WHERE owner = '${u.id}' AND state = 'open'`), '0');
     assert.equal(sql(dataDir, `SELECT COUNT(*) FROM images WHERE owner = '${u.id}'`), '6');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('after a restart, jobs of a model no longer offered fail and their credits come back (REQ: PAY-5)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'atelier-imgorphan-'));
+  let srv = await startServer({ config: { 'model.old': shapes }, dataDir });
+  let u;
+  const ids = [];
+  try {
+    u = await user(srv, { credits: 200 });
+    // 4 images at 150 steps: 4 x (1 + 125 x 0.1) = 54 credits each
+    for (let i = 0; i < 2; i++) {
+      const r = await gen(srv.url, u.key, { model: 'old', prompt: 'a red circle on a black background, center', n: 4, steps: 150, async: true });
+      assert.equal(r.status, 202, r.text);
+      ids.push(r.json.id);
+    }
+  } finally {
+    await srv.stop('SIGKILL');
+  }
+  srv = await startServer({ config: { 'model.shapes': shapes }, dataDir });
+  try {
+    for (const id of ids) {
+      const j = (await api(srv.url, 'GET', `/api/images/jobs/${id}`, { headers: { Authorization: `Bearer ${u.key}` } })).json;
+      assert.equal(j.status, 'failed', JSON.stringify(j));
+      assert.equal(j.error, 'model_unavailable');
+    }
+    const c = await signedIn(srv, u.p);
+    assert.equal(Number((await c.req('GET', '/api/billing/balance')).json.credits), 200);
   } finally {
     await srv.stop();
   }
