@@ -26,6 +26,7 @@
 #include "engine/image/image.h"
 #include "engine/image/pngio.h"
 #include "service/credits.h"
+#include "service/privacy.h"
 #include "service/usage.h"
 #include "service/vault.h"
 #include "store/images.h"
@@ -442,6 +443,11 @@ static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
 		rc = ERR_NOMEM;
 	if (rc) {
 		err_set(&e, rc, NULL, "cannot_open_content");
+		goto end;
+	}
+	/* PRIV-6: a restriction asked for after the job was queued stops it */
+	if (privacy_restricted(app, job->owner)) {
+		rc = err_set(&e, ERR_FORBIDDEN, NULL, "processing_restricted");
 		goto end;
 	}
 	set_progress(j, mi, job->id, 0, steps, 0, n);

@@ -360,9 +360,17 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     assert.equal(Number(await balance(u)), 0);
   });
 
-  test('a restricted account cannot generate (REQ: PRIV-6)', async () => {
+  test('a restricted account cannot generate; its queued jobs stop, credits returned (REQ: PRIV-6)', async () => {
     const u = await user(srv, { credits: 5 });
+    // A runs (or is about to), B waits behind it; then processing is restricted
+    const a = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 25, async: true });
+    const b = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 1, async: true });
     assert.equal((await u.c.req('POST', '/api/privacy/restriction')).status < 300, true);
+    const jb = await waitJob(srv.url, u.key, b.json.id);
+    assert.equal(jb.status, 'failed');
+    assert.equal(jb.error, 'processing_restricted');
+    const ja = await waitJob(srv.url, u.key, a.json.id);
+    assert.equal(Number(await balance(u)), ja.status === 'done' ? 4 : 5);
     const r = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 1 });
     assert.equal(r.status, 403, r.text);
     assert.equal(r.json.error.code, 'processing_restricted');
