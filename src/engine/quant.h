@@ -33,7 +33,7 @@ struct quant_kernel {
 	enum quant_act act;
 	quant_act_fn to_act;
 	quant_dot_fn dot;
-	const char *isa; /* "scalar" or "avx2" */
+	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
 };
 
 /* The best kernel this CPU runs for weights of type t (enum tensor_type), or
@@ -45,6 +45,9 @@ const struct quant_kernel *quant_kernel(uint32_t t);
  * AVX2/FMA/F16C or the type has none). For tests and benchmarks. */
 const struct quant_kernel *quant_kernel_scalar(uint32_t t);
 const struct quant_kernel *quant_kernel_avx2(uint32_t t);
+/* The AVX-512 VNNI kernel (Q8_0 and Q4_0 only; NULL otherwise or when the
+ * CPU or OS lacks it). quant_kernel() prefers it unless ATELIER_ENGINE_NO_VNNI=1. */
+const struct quant_kernel *quant_kernel_vnni(uint32_t t);
 
 /* Bytes of n activations in form act (n a multiple of that form's block). */
 size_t quant_act_bytes(enum quant_act act, size_t n);
