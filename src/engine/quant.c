@@ -240,14 +240,14 @@ static float dot_q6_k(size_t n, const void *w, const void *a)
 }
 
 static const struct quant_kernel scalar[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32, "scalar"},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16, "scalar"},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16, "scalar"},
-	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0, "scalar"},
-	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0, "scalar"},
-	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k, "scalar"},
-	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k, "scalar"},
-	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k, "scalar"},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32, NULL, "scalar"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16, NULL, "scalar"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16, NULL, "scalar"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0, NULL, "scalar"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0, NULL, "scalar"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k, NULL, "scalar"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k, NULL, "scalar"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k, NULL, "scalar"},
 };
 
 /* ---- AVX2 / FMA / F16C kernels ---- */
@@ -478,15 +478,60 @@ AVX2 static float dot_q6_k_avx2(size_t n, const void *w, const void *a)
 	return hsum8(acc) - accoff;
 }
 
+
+/* One weight block against four activation vectors: the weight bytes are
+ * loaded (and for Q4_0 unpacked) once; four independent accumulators. The
+ * per-block integer sums are those of the one-vector kernels. */
+#define DOT4_BODY(BYTES, PREP, PAIR)                                                        \
+	const uint8_t *x = w;                                                                      \
+	const struct act_q8_0 *y0 = a[0], *y1 = a[1], *y2 = a[2], *y3 = a[3];                     \
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),      \
+	       s3 = _mm256_setzero_ps();                                                           \
+	for (size_t b = 0; b < n / 32; b++, x += (BYTES)) {                                        \
+		PREP;                                                                              \
+		__m256 dx = _mm256_set1_ps(f16s(x));                                               \
+		s0 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y0[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y0)), s0);                             \
+		s1 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y1[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y1)), s1);                             \
+		s2 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y2[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y2)), s2);                             \
+		s3 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y3[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y3)), s3);                             \
+	}                                                                                          \
+	out[0] = hsum8(s0);                                                                        \
+	out[1] = hsum8(s1);                                                                        \
+	out[2] = hsum8(s2);                                                                        \
+	out[3] = hsum8(s3)
+
+#define YQ(y) _mm256_loadu_si256((const __m256i *)(y)[b].q)
+#define Q8_PAIR_AVX2(y) _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(YQ(y), qx)), ones)
+#define Q4_PAIR_AVX2(y) \
+	_mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, YQ(y)), ones), _mm256_set1_epi32((y)[b].nsum))
+
+AVX2 static void dot4_q8_0_avx2(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	DOT4_BODY(34,
+		  __m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2)); __m256i ax = _mm256_sign_epi8(qx, qx),
+		  Q8_PAIR_AVX2);
+}
+
+AVX2 static void dot4_q4_0_avx2(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	DOT4_BODY(18, __m256i u = q4_0_nibbles(x + 2), Q4_PAIR_AVX2);
+}
+
 static const struct quant_kernel avx2[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, "avx2"},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, "avx2"},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, "avx2"},
-	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, "avx2"},
-	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, "avx2"},
-	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, "avx2"},
-	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k_avx2, "avx2"},
-	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k_avx2, "avx2"},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, NULL, "avx2"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, NULL, "avx2"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, NULL, "avx2"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, dot4_q8_0_avx2, "avx2"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, dot4_q4_0_avx2, "avx2"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, NULL, "avx2"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k_avx2, NULL, "avx2"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k_avx2, NULL, "avx2"},
 };
 
 /* ---- AVX-512 VNNI (256-bit, EVEX) kernels for the 32-element block types ----
@@ -542,10 +587,26 @@ VNNI static float dot_q4_0_vnni(size_t n, const void *w, const void *a)
 	return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
+
+#define Q8_PAIR_VNNI(y) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, _mm256_sign_epi8(YQ(y), qx))
+#define Q4_PAIR_VNNI(y) _mm256_dpbusd_epi32(_mm256_set1_epi32((y)[b].nsum), u, YQ(y))
+
+VNNI static void dot4_q8_0_vnni(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	DOT4_BODY(34,
+		  __m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2)); __m256i ax = _mm256_abs_epi8(qx),
+		  Q8_PAIR_VNNI);
+}
+
+VNNI static void dot4_q4_0_vnni(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	DOT4_BODY(18, __m256i u = q4_0_nibbles(x + 2), Q4_PAIR_VNNI);
+}
+
 /* Types without a VNNI kernel use the AVX2 one. */
 static const struct quant_kernel vnni[TENSOR__MAX] = {
-	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_vnni, "avx512vnni"},
-	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_vnni, "avx512vnni"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_vnni, dot4_q8_0_vnni, "avx512vnni"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_vnni, dot4_q4_0_vnni, "avx512vnni"},
 };
 #endif
 

@@ -28,11 +28,16 @@ enum quant_act { QUANT_ACT_F32, QUANT_ACT_Q8_0, QUANT_ACT_Q8_K };
 typedef float (*quant_dot_fn)(size_t n, const void *w, const void *a);
 /* Convert n float activations into the activation form (out: quant_act_bytes). */
 typedef void (*quant_act_fn)(const float *x, void *out, size_t n);
+/* Four dot products of one weight row with four activation vectors:
+ * out[i] = dot(n, w, a[i]). The row's blocks are unpacked once for all four,
+ * which is what batched prompts and batched sequences need. */
+typedef void (*quant_dot4_fn)(size_t n, const void *w, const void *const a[4], float out[4]);
 
 struct quant_kernel {
 	enum quant_act act;
 	quant_act_fn to_act;
 	quant_dot_fn dot;
+	quant_dot4_fn dot4; /* NULL: call dot four times */
 	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
 };
 

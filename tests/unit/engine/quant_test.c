@@ -92,6 +92,23 @@ static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 			float tol = 1e-4f * fmaxf(1.0f, fabsf(ref));
 			if (fabsf(got - ref) > tol)
 				fail_msg("%s %s %g vs scalar %g", tensor_type_name(t), kv->isa, got, ref);
+			if (kv->dot4) {
+				/* four activation vectors: this one and three others */
+				static uint8_t act4[3][NMAX * 8];
+				const void *a4[4] = {act, act4[0], act4[1], act4[2]};
+				float ref4[4] = {ref}, got4[4];
+				for (int v = 0; v < 3; v++) {
+					for (int i = 0; i < N; i++)
+						x[i] = frand();
+					ks->to_act(x, act4[v], N);
+					ref4[v + 1] = ks->dot(N, w, act4[v]);
+				}
+				kv->dot4(N, w, a4, got4);
+				for (int v = 0; v < 4; v++)
+					if (fabsf(got4[v] - ref4[v]) > 1e-4f * fmaxf(1.0f, fabsf(ref4[v])))
+						fail_msg("%s %s dot4[%d] %g vs scalar %g", tensor_type_name(t), kv->isa, v,
+							 got4[v], ref4[v]);
+			}
 		} else {
 			/* Scalar kernel against dequantized weights times float activations:
 			 * only activation rounding separates them. */
