@@ -57,6 +57,10 @@ static int next_param(const char **pp, const char *end, char *name, size_t nsz, 
 	if (*p != ';')
 		return -1;
 	p = skip_ows(p + 1, end);
+	if (p == end) { /* a trailing ";", which some clients send */
+		*pp = p;
+		return 0;
+	}
 	const char *n0 = p;
 	while (p < end && is_tchar((unsigned char)*p))
 		p++;

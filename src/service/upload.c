@@ -432,6 +432,7 @@ static void jpeg_on_progress(j_common_ptr ci)
 {
 	struct jstate *s = ci->client_data;
 	if (s->ci.input_scan_number > JPEG_MAX_SCANS) {
+		s->jerr.msg_code = 0;
 		snprintf(s->msg, sizeof s->msg, "more than %d scans", JPEG_MAX_SCANS);
 		longjmp(s->jb, 1);
 	}
@@ -449,7 +450,11 @@ static int decode_jpeg(const uint8_t *data, size_t len, const struct hdr *hd, in
 	s->jerr.emit_message = jpeg_on_message;
 	s->jerr.output_message = jpeg_on_output;
 	if (setjmp(s->jb)) {
-		rc = err_set(e, ERR_CORRUPT, "image", "corrupt or truncated JPEG (%s)", s->msg);
+		int code = s->jerr.msg_code;
+		if (code == JERR_BAD_PRECISION || code == JERR_NOT_COMPILED || code == JERR_ARITH_NOTIMPL)
+			rc = err_set(e, ERR_UNSUPPORTED, "image", "unsupported JPEG variant (%s)", s->msg);
+		else
+			rc = err_set(e, ERR_CORRUPT, "image", "corrupt or truncated JPEG (%s)", s->msg);
 		goto out;
 	}
 	jpeg_create_decompress(&s->ci);

@@ -95,6 +95,9 @@ static void quoted_boundary_and_case(void **st)
 	   "--a'()+_,-./:=? b--");
 	assert_int_equal(n, 1);
 	expect_part("n", "we\"ird \\ name.jpg", "image/jpeg", "x", 1);
+	/* a trailing ";" after the parameters is tolerated */
+	ok("multipart/form-data; boundary=XyZ;", "--XyZ\r\nContent-Disposition: form-data; name=\"a\";\r\n\r\nA\r\n--XyZ--");
+	expect_part("a", "", "", "A", 1);
 }
 
 static void binary_data_with_crlf_kept(void **st)
