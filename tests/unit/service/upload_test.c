@@ -353,6 +353,42 @@ static void jpeg_cmyk_refused(void **st)
 	free(b.p);
 }
 
+/* A progressive JPEG whose last scan is repeated: 50 copies decode, 600 are
+ * refused (each scan re-reads the whole image; the cap bounds the CPU). */
+static void jpeg_scan_count_capped(void **st)
+{
+	(void)st;
+	uint8_t px[16 * 16];
+	for (int i = 0; i < 256; i++)
+		px[i] = (uint8_t)(i * 7);
+	struct mbuf j = jpeg_make(16, 16, 1, JCS_GRAYSCALE, px, 1);
+	size_t sos = 0;
+	for (size_t i = 0; i + 1 < j.n; i++)
+		if (j.p[i] == 0xff && j.p[i + 1] == 0xda)
+			sos = i; /* entropy-coded data never holds ff da: ff is stuffed as ff 00 */
+	assert_true(sos > 0);
+	assert_true(j.p[j.n - 2] == 0xff && j.p[j.n - 1] == 0xd9);
+	size_t scan = j.n - 2 - sos;
+	int copies[2] = {50, 600};
+	for (int c = 0; c < 2; c++) {
+		struct mbuf b = {0};
+		mput(&b, j.p, j.n - 2);
+		for (int k = 0; k < copies[c]; k++)
+			mput(&b, j.p + sos, scan);
+		mput(&b, "\xff\xd9", 2);
+		struct upload_image im;
+		struct errinfo e;
+		int rc = upload_decode(b.p, b.n, NULL, &im, &e);
+		if (c == 0 && rc != ERR_OK)
+			fail_msg("50 extra scans: %s %s", err_str(rc), e.msg);
+		if (c == 1 && (rc != ERR_CORRUPT || !strstr(e.msg, "more than 500 scans")))
+			fail_msg("600 extra scans: got %s '%s'", err_str(rc), rc ? e.msg : "");
+		upload_image_free(&im);
+		free(b.p);
+	}
+	free(j.p);
+}
+
 /* A JPEG sent as "photo.png" with Content-Type image/png is still a JPEG. */
 static void jpeg_named_png_is_jpeg(void **st)
 {
@@ -457,8 +493,11 @@ static void webp_animated_refused(void **st)
 /* ---- limits ------------------------------------------------------------- */
 
 /* A 20000x20000 PNG header in a file of a few dozen bytes: refused from the
- * header, before libpng is called or any pixel is allocated (the file has no
- * image data, so decoding it could only fail as corrupt). */
+ * header, before libpng is called or any pixel is allocated. ERR_TOOBIG with
+ * our message can only come from that check: libpng would have failed its
+ * own user limit (ERR_CORRUPT), and the 3000x3000 file, within the side
+ * limit, would have reached the pixel allocation and then failed for want of
+ * image data (ERR_CORRUPT). */
 static void huge_declared_size_refused(void **st)
 {
 	(void)st;
@@ -639,6 +678,7 @@ int main(void)
 		cmocka_unit_test(png_metadata_is_dropped),
 		cmocka_unit_test(jpeg_colour_gray_progressive),
 		cmocka_unit_test(jpeg_cmyk_refused),
+		cmocka_unit_test(jpeg_scan_count_capped),
 		cmocka_unit_test(jpeg_named_png_is_jpeg),
 		cmocka_unit_test(webp_lossless_lossy_alpha),
 		cmocka_unit_test(webp_animated_refused),
