@@ -256,12 +256,15 @@ int upload_sniff(const void *data, size_t len, enum upload_format *fmt, int *w, 
 	return ERR_OK;
 }
 
-/* RGBA -> RGB over white, in place (the output never overtakes the input). */
-static void composite_white(uint8_t *buf, size_t npix)
+/* RGBA -> RGB over white, in place (the output never overtakes the input);
+ * the alpha samples go to alpha ([npix]) when it is not NULL. */
+static void composite_white(uint8_t *buf, size_t npix, uint8_t *alpha)
 {
 	for (size_t i = 0; i < npix; i++) {
 		const uint8_t *s = buf + i * 4;
 		unsigned a = s[3], na = 255 - a;
+		if (alpha)
+			alpha[i] = (uint8_t)a;
 		uint8_t r = (uint8_t)((s[0] * a + 255 * na + 127) / 255);
 		uint8_t g = (uint8_t)((s[1] * a + 255 * na + 127) / 255);
 		uint8_t b = (uint8_t)((s[2] * a + 255 * na + 127) / 255);
@@ -272,9 +275,9 @@ static void composite_white(uint8_t *buf, size_t npix)
 }
 
 /* Shrink an RGBA buffer made RGB in place; keeps the old block if realloc fails. */
-static uint8_t *shrink_to_rgb(uint8_t *buf, size_t npix)
+static uint8_t *shrink_to_rgb(uint8_t *buf, size_t npix, uint8_t *alpha)
 {
-	composite_white(buf, npix);
+	composite_white(buf, npix, alpha);
 	uint8_t *r = realloc(buf, npix * 3);
 	return r ? r : buf;
 }
@@ -318,7 +321,7 @@ static const png_byte png_skip[] = "tEXt\0zTXt\0iTXt\0eXIf\0iCCP\0tIME\0pHYs\0sP
 				   "sBIT\0";
 
 static int decode_png(const uint8_t *data, size_t len, const struct hdr *hd, int max_side, struct upload_image *out,
-		      struct errinfo *e)
+		      uint8_t *alpha, struct errinfo *e)
 {
 	struct pstate *s = calloc(1, sizeof *s);
 	if (!s)
@@ -380,7 +383,7 @@ static int decode_png(const uint8_t *data, size_t len, const struct hdr *hd, int
 	png_read_image(s->p, s->rows);
 	/* read on to IEND (skipping what is there) so that a truncated file is refused */
 	png_read_end(s->p, NULL);
-	out->rgb = shrink_to_rgb(s->buf, (size_t)w * h);
+	out->rgb = shrink_to_rgb(s->buf, (size_t)w * h, alpha);
 	s->buf = NULL;
 	out->width = (int)w;
 	out->height = (int)h;
@@ -522,7 +525,7 @@ out:
 /* ---- WebP --------------------------------------------------------------- */
 
 static int decode_webp(const uint8_t *data, size_t len, const struct hdr *hd, struct upload_image *out,
-		       struct errinfo *e)
+		       uint8_t *alpha, struct errinfo *e)
 {
 	if (hd->animated)
 		return err_set(e, ERR_UNSUPPORTED, "image", "animated WebP is not supported; send a still image");
@@ -549,7 +552,7 @@ static int decode_webp(const uint8_t *data, size_t len, const struct hdr *hd, st
 		free(buf);
 		return err_set(e, ERR_CORRUPT, "image", "corrupt or truncated WebP");
 	}
-	out->rgb = f.has_alpha ? shrink_to_rgb(buf, npix) : buf;
+	out->rgb = f.has_alpha ? shrink_to_rgb(buf, npix, alpha) : buf;
 	out->width = f.width;
 	out->height = f.height;
 	return ERR_OK;
@@ -557,9 +560,13 @@ static int decode_webp(const uint8_t *data, size_t len, const struct hdr *hd, st
 
 /* ---- decode, free, fit -------------------------------------------------- */
 
-int upload_decode(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
-		  struct errinfo *e)
+/* upload_decode, and upload_decode_alpha when alpha_out is not NULL. */
+static int decode(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
+		  uint8_t **alpha_out, struct errinfo *e)
 {
+	uint8_t *alpha = NULL;
+	if (alpha_out)
+		*alpha_out = NULL;
 	if (!out)
 		return err_set(e, ERR_INVALID, "image", "no output image");
 	memset(out, 0, sizeof *out);
@@ -586,24 +593,51 @@ int upload_decode(const void *data, size_t len, const struct upload_limits *lim,
 	if ((int64_t)hd.w * hd.h > max_pixels)
 		return err_set(e, ERR_TOOBIG, "image", "the image is %dx%d; it may have at most %lld pixels", hd.w,
 			       hd.h, (long long)max_pixels);
+	if (alpha_out) {
+		/* opaque unless the decoder finds alpha samples */
+		alpha = malloc((size_t)hd.w * hd.h);
+		if (!alpha)
+			return err_set(e, ERR_NOMEM, NULL, "out of memory");
+		memset(alpha, 255, (size_t)hd.w * hd.h);
+	}
 	switch (hd.fmt) {
 	case UPLOAD_PNG:
-		rc = decode_png(data, len, &hd, max_side, out, e);
+		rc = decode_png(data, len, &hd, max_side, out, alpha, e);
 		break;
 	case UPLOAD_JPEG:
 		rc = decode_jpeg(data, len, &hd, max_side, max_pixels, out, e);
 		break;
 	case UPLOAD_WEBP:
-		rc = decode_webp(data, len, &hd, out, e);
+		rc = decode_webp(data, len, &hd, out, alpha, e);
 		break;
 	}
 	if (rc) {
 		free(out->rgb);
 		memset(out, 0, sizeof *out);
+		free(alpha);
 		return rc;
 	}
 	out->fmt = hd.fmt;
+	if (alpha_out)
+		*alpha_out = alpha;
 	return ERR_OK;
+}
+
+int upload_decode(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
+		  struct errinfo *e)
+{
+	return decode(data, len, lim, out, NULL, e);
+}
+
+int upload_decode_alpha(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
+			uint8_t **alpha, struct errinfo *e)
+{
+	if (!alpha) {
+		if (out)
+			memset(out, 0, sizeof *out);
+		return err_set(e, ERR_INVALID, "image", "no alpha output");
+	}
+	return decode(data, len, lim, out, alpha, e);
 }
 
 void upload_image_free(struct upload_image *im)

@@ -61,6 +61,14 @@ int upload_sniff(const void *data, size_t len, enum upload_format *fmt, int *w, 
 int upload_decode(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
 		  struct errinfo *e);
 
+/* upload_decode, and also the alpha plane, for an edit mask (OpenAI's
+ * "mask": transparent where the image is to be changed): *alpha receives
+ * [height][width] bytes, 0 transparent .. 255 opaque, all 255 for an image
+ * without alpha (every JPEG); malloc'd, caller frees. out->rgb is as from
+ * upload_decode. On error *alpha is NULL and out is zeroed. */
+int upload_decode_alpha(const void *data, size_t len, const struct upload_limits *lim, struct upload_image *out,
+			uint8_t **alpha, struct errinfo *e);
+
 /* Frees im->rgb and zeroes im. Accepts NULL and an already freed image. */
 void upload_image_free(struct upload_image *im);
 

@@ -9,8 +9,9 @@
  * Seeds: tests/fuzz/corpus/upload, made by tools/make_upload_corpus.py.
  * Checked: a decode succeeds only when the sniff did, with the sniffed
  * format and size, within the limits; a failed sniff fails the decode with
- * the same code; a failed decode leaves no image; every decoded pixel is read
- * (by the fitter, enlarging and shrinking) so ASan sees any short buffer.
+ * the same code; a failed decode leaves no image; upload_decode_alpha gives
+ * the same pixels; every decoded pixel and alpha sample is read (the pixels by
+ * the fitter, enlarging and shrinking) so ASan sees any short buffer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +47,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static uint8_t sq[48 * 48 * 3];
 		if (upload_fit_square(&im, 48, sq, &e) != ERR_OK || upload_fit_square(&im, 3, sq, &e) != ERR_OK)
 			abort();
+		/* the mask path decodes the same pixels and adds a full alpha plane */
+		struct upload_image im2;
+		uint8_t *alpha = NULL;
+		if (upload_decode_alpha(buf, size, &lim, &im2, &alpha, &e) != ERR_OK || !alpha ||
+		    im2.width != w || im2.height != h || memcmp(im.rgb, im2.rgb, (size_t)w * h * 3) != 0)
+			abort();
+		volatile uint8_t sum = 0;
+		for (size_t i = 0; i < (size_t)w * h; i++)
+			sum += alpha[i];
+		free(alpha);
+		upload_image_free(&im2);
 		upload_image_free(&im);
 		if (im.rgb)
 			abort();

@@ -490,6 +490,52 @@ static void webp_animated_refused(void **st)
 	expect_err(f, sizeof f, NULL, ERR_UNSUPPORTED, "animated");
 }
 
+/* The alpha plane for an edit mask: PNG palette tRNS and RGBA, WebP alpha,
+ * opaque for a JPEG; the RGB is the same as upload_decode's. */
+static void alpha_plane_for_masks(void **st)
+{
+	(void)st;
+	static const uint8_t rgba[1][8] = {{200, 100, 50, 128, 10, 20, 30, 0}};
+	struct pngopt o = {.w = 2, .h = 1, .ct = PNG_COLOR_TYPE_RGBA, .depth = 8, .rows = &rgba[0][0], .rowbytes = 8};
+	struct mbuf files[4];
+	files[0] = png_make(&o);
+	files[1] = webp_make(2, 1, &rgba[0][0], 1, 1);
+	uint8_t px[8 * 8 * 3];
+	memset(px, 90, sizeof px);
+	files[2] = jpeg_make(8, 8, 3, JCS_RGB, px, 0);
+	static const uint8_t rgb[6] = {1, 2, 3, 4, 5, 6};
+	struct pngopt o2 = {.w = 2, .h = 1, .ct = PNG_COLOR_TYPE_RGB, .depth = 8, .rows = rgb, .rowbytes = 6};
+	files[3] = png_make(&o2);
+	for (int f = 0; f < 4; f++) {
+		struct upload_image im, im2;
+		uint8_t *alpha = (uint8_t *)1;
+		struct errinfo e;
+		int rc = upload_decode_alpha(files[f].p, files[f].n, NULL, &im, &alpha, &e);
+		if (rc)
+			fail_msg("file %d: %s", f, e.msg);
+		assert_non_null(alpha);
+		assert_int_equal(upload_decode(files[f].p, files[f].n, NULL, &im2, &e), ERR_OK);
+		assert_memory_equal(im.rgb, im2.rgb, (size_t)im.width * im.height * 3);
+		if (f < 2) {
+			assert_int_equal(alpha[0], 128);
+			assert_int_equal(alpha[1], 0);
+		} else {
+			for (int i = 0; i < im.width * im.height; i++)
+				assert_int_equal(alpha[i], 255);
+		}
+		free(alpha);
+		upload_image_free(&im);
+		upload_image_free(&im2);
+		free(files[f].p);
+	}
+	/* errors leave no plane */
+	uint8_t *alpha = (uint8_t *)1;
+	struct upload_image im;
+	assert_int_equal(upload_decode_alpha("GIF89a", 6, NULL, &im, &alpha, NULL), ERR_UNSUPPORTED);
+	assert_null(alpha);
+	assert_int_equal(upload_decode_alpha(rgb, 6, NULL, &im, NULL, NULL), ERR_INVALID);
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
 /* A 20000x20000 PNG header in a file of a few dozen bytes: refused from the
@@ -682,6 +728,7 @@ int main(void)
 		cmocka_unit_test(jpeg_named_png_is_jpeg),
 		cmocka_unit_test(webp_lossless_lossy_alpha),
 		cmocka_unit_test(webp_animated_refused),
+		cmocka_unit_test(alpha_plane_for_masks),
 		cmocka_unit_test(huge_declared_size_refused),
 		cmocka_unit_test(truncated_files_are_corrupt),
 		cmocka_unit_test(other_formats_unsupported),
