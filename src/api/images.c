@@ -30,21 +30,12 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
+#include "engine/image/pngio.h"
+#include "http/multipart.h"
 #include "service/credits.h"
 #include "service/imagejobs.h"
-#include "service/usage.h"
-#include "engine/image/pngio.h"
-
-/* Image to image needs the upload decoder and the multipart parser (issue
- * #8's upload half, built beside this file). Until they are in the tree,
- * /v1/images/edits answers 501 and says why. */
-#if __has_include("service/upload.h") && __has_include("http/multipart.h")
-#define HAVE_UPLOAD 1
-#include "http/multipart.h"
 #include "service/upload.h"
-#else
-#define HAVE_UPLOAD 0
-#endif
+#include "service/usage.h"
 
 #define PROMPT_MAX 1000     /* characters */
 #define STEPS_MAX 150
@@ -458,7 +449,6 @@ static void generations(struct http_request *req, struct http_response *res, voi
 
 /* --- edits (image to image, GEN-3) ------------------------------------------------ */
 
-#if HAVE_UPLOAD
 #define EDIT_MAX_PARTS 24
 
 /* The text fields of a form as the JSON body a generation takes: numbers
@@ -598,13 +588,6 @@ static void edits(struct http_request *req, struct http_response *res, void *ctx
 	free(rgb);
 	json_decref(body);
 }
-#else
-static void edits(struct http_request *req, struct http_response *res, void *ctx)
-{
-	http_error(res, 501, "server_error", "not_implemented", NULL,
-		   "image edits need the upload decoder, which this build does not include");
-}
-#endif
 
 /* --- jobs and gallery ------------------------------------------------------------------- */
 
