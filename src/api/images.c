@@ -1,8 +1,10 @@
 /*
- * images.c: the images API (GEN-2, GEN-4, GEN-5, GEN-6): POST
+ * images.c: the images API (GEN-2, GEN-3, GEN-4, GEN-5, GEN-6): POST
  * /v1/images/generations (OpenAI-compatible, plus seed, steps, guidance,
- * negative_prompt, sampler, async), job status, the gallery under
- * /api/images, signed file links, and the audited staff view (SEC-5).
+ * negative_prompt, sampler, keep, async), POST /v1/images/edits (image to
+ * image from a multipart upload or a gallery image; no `mask` yet), job
+ * status, the gallery under /api/images, signed file links, and the
+ * audited staff view (SEC-5).
  *
  * A request is checked and paid for (a hold of the worst case, PAY-5) on the
  * pool thread, then queued as a job (service/imagejobs.h). With async it is
@@ -17,7 +19,6 @@
  * only staff path is GET /api/admin/users/{id}/images with a reason, which
  * is written to the audit log (SEC-5).
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
