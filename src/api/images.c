@@ -2,7 +2,7 @@
  * images.c: the images API (GEN-2, GEN-3, GEN-4, GEN-5, GEN-6): POST
  * /v1/images/generations (OpenAI-compatible, plus seed, steps, guidance,
  * negative_prompt, sampler, keep, async), POST /v1/images/edits (image to
- * image from a multipart upload or a gallery image; no `mask` yet), job
+ * image from a multipart upload or a gallery image, with an optional mask), job
  * status, the gallery under /api/images, signed file links, and the
  * audited staff view (SEC-5).
  *
@@ -302,7 +302,7 @@ static void refuse(struct http_request *req, struct http_response *res, struct a
 
 /* Queue r (init_rgb: image to image, or NULL) and answer. */
 static void run(struct http_request *req, struct http_response *res, struct app *app, const char *endpoint,
-		const struct imgreq *r, const struct imagemodel *m, const uint8_t *init_rgb)
+		const struct imgreq *r, const struct imagemodel *m, const uint8_t *init_rgb, const uint8_t *mask)
 {
 	struct errinfo e = {0};
 	int64_t cost = imagejobs_cost(&m->cfg, (int)r->n, (int)r->steps), hold = 0;
@@ -335,6 +335,7 @@ static void run(struct http_request *req, struct http_response *res, struct app 
 		.prompt = r->prompt,
 		.negative = r->negative,
 		.init_rgb = init_rgb,
+		.mask = mask,
 		.strength = (float)r->strength,
 		.n = (int)r->n,
 		.steps = (int)r->steps,
@@ -445,7 +446,7 @@ static void generations(struct http_request *req, struct http_response *res, voi
 		return refuse(req, res, app, endpoint, NULL, rc, &e);
 	const struct imagemodel *m = pick_model(req, res, app, endpoint, &r);
 	if (m)
-		run(req, res, app, endpoint, &r, m, NULL);
+		run(req, res, app, endpoint, &r, m, NULL, NULL);
 }
 
 /* --- edits (image to image, GEN-3) ------------------------------------------------ */
@@ -461,7 +462,7 @@ static json_t *form_json(const struct multipart_part *parts, size_t n, struct er
 	json_t *o = json_object();
 	for (size_t i = 0; i < n; i++) {
 		const struct multipart_part *p = &parts[i];
-		if (!strcmp(p->name, "image") || !strcmp(p->name, "image[]"))
+		if (!strcmp(p->name, "image") || !strcmp(p->name, "image[]") || !strcmp(p->name, "mask"))
 			continue;
 		if (p->filename[0]) {
 			err_set(e, ERR_INVALID, p->name, "field '%.60s' must be text, not a file", p->name);
@@ -503,10 +504,60 @@ static json_t *form_json(const struct multipart_part *parts, size_t n, struct er
 	return o;
 }
 
+/* The mask (OpenAI's: transparent where the picture is to change), the
+ * same size as the picture, fitted like it, into mask [size][size] with 255
+ * where to repaint. */
+static int mask_image(struct app *app, const struct multipart_part *part, int w, int h, int size, uint8_t *mask,
+		      struct errinfo *e)
+{
+	struct upload_limits lim = {.max_side = 4096, .max_pixels = 4096 * 4096,
+				    .max_bytes = (size_t)app->cfg->server.upload_limit};
+	struct upload_image im = {0}, plane = {0};
+	uint8_t *alpha = NULL, *fitted = NULL;
+	int rc = upload_decode_alpha(part->data, part->len, &lim, &im, &alpha, e);
+	if (rc == ERR_CORRUPT || rc == ERR_UNSUPPORTED)
+		rc = ERR_INVALID;
+	bool clear = false;
+	for (size_t i = 0; !rc && alpha && i < (size_t)im.width * im.height && !clear; i++)
+		clear = alpha[i] < 255;
+	if (!rc && !clear)
+		rc = err_set(e, ERR_INVALID, "mask",
+			     "mask has no transparent pixel: it must be transparent where the image is to change");
+	if (!rc && (im.width != w || im.height != h))
+		rc = err_set(e, ERR_INVALID, "mask", "mask is %dx%d but the image is %dx%d; they must match", im.width,
+			     im.height, w, h);
+	size_t px = (size_t)w * h;
+	if (!rc && !(plane.rgb = malloc(px * 3)))
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+	if (!rc && !(fitted = malloc((size_t)size * size * 3)))
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+	if (!rc) {
+		/* fit the alpha plane as a grey picture, the same way as the image */
+		plane.fmt = UPLOAD_PNG;
+		plane.width = w;
+		plane.height = h;
+		for (size_t i = 0; i < px; i++)
+			plane.rgb[i * 3] = plane.rgb[i * 3 + 1] = plane.rgb[i * 3 + 2] = alpha[i];
+		rc = upload_fit_square(&plane, size, fitted, e);
+	}
+	if (!rc)
+		for (size_t i = 0; i < (size_t)size * size; i++)
+			mask[i] = (uint8_t)(255 - fitted[i * 3]);
+	if (rc && !e->field[0])
+		snprintf(e->field, sizeof e->field, "mask");
+	free(alpha);
+	free(fitted);
+	upload_image_free(&plane);
+	upload_image_free(&im);
+	return rc;
+}
+
 /* The start picture, fitted to size x size, into rgb: an uploaded file
- * (decoded safely, metadata dropped) or one of the caller's gallery images. */
+ * (decoded safely, metadata dropped) or one of the caller's gallery images;
+ * and, when maskpart is not NULL, its mask into mask. */
 static int init_image(struct http_request *req, struct app *app, const struct multipart_part *file,
-		      const char *image_id, int size, uint8_t *rgb, struct errinfo *e)
+		      const char *image_id, const struct multipart_part *maskpart, int size, uint8_t *rgb,
+		      uint8_t *mask, struct errinfo *e)
 {
 	struct upload_image im = {0};
 	int rc;
@@ -535,6 +586,8 @@ static int init_image(struct http_request *req, struct app *app, const struct mu
 			return rc;
 	}
 	rc = upload_fit_square(&im, size, rgb, e);
+	if (!rc && maskpart)
+		rc = mask_image(app, maskpart, im.width, im.height, size, mask, e);
 	upload_image_free(&im);
 	return rc;
 }
@@ -566,6 +619,9 @@ static void edits(struct http_request *req, struct http_response *res, void *ctx
 		rc = err_set(&e, ERR_INVALID, "image", "send exactly one of an image file or image_id");
 	if (!rc && file && !file->filename[0])
 		rc = err_set(&e, ERR_INVALID, "image", "image must be a file");
+	const struct multipart_part *maskpart = multipart_get(parts, np, "mask");
+	if (!rc && maskpart && !maskpart->filename[0])
+		rc = err_set(&e, ERR_INVALID, "mask", "mask must be a file");
 	if (rc) {
 		json_decref(body);
 		return refuse(req, res, app, endpoint, NULL, rc, &e);
@@ -577,14 +633,15 @@ static void edits(struct http_request *req, struct http_response *res, void *ctx
 		refuse(req, res, app, endpoint, m->cfg.name, ERR_INVALID, &e);
 		m = NULL;
 	}
-	uint8_t *rgb = m ? malloc((size_t)m->size * m->size * 3) : NULL;
+	uint8_t *rgb = m ? malloc((size_t)m->size * m->size * 4) : NULL; /* pixels, then the mask */
+	uint8_t *mask = rgb ? rgb + (size_t)m->size * m->size * 3 : NULL;
 	if (m && !rgb) {
 		err_set(&e, ERR_NOMEM, NULL, "out of memory");
 		refuse(req, res, app, endpoint, m->cfg.name, ERR_NOMEM, &e);
-	} else if (m && (rc = init_image(req, app, file, image_id, m->size, rgb, &e))) {
+	} else if (m && (rc = init_image(req, app, file, image_id, maskpart, m->size, rgb, mask, &e))) {
 		refuse(req, res, app, endpoint, m->cfg.name, rc, &e);
 	} else if (m) {
-		run(req, res, app, endpoint, &r, m, rgb);
+		run(req, res, app, endpoint, &r, m, rgb, maskpart ? mask : NULL);
 	}
 	free(rgb);
 	json_decref(body);

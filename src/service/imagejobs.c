@@ -453,7 +453,7 @@ static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
 	set_progress(j, mi, job->id, 0, steps, 0, n);
 	if (m->engine) {
 		size_t S = (size_t)m->size;
-		if (init.len && init.len != S * S * 3) {
+		if (init.len && init.len != S * S * 3 && init.len != S * S * 4) {
 			rc = err_set(&e, ERR_CORRUPT, NULL, "bad_init_image");
 			goto end;
 		}
@@ -476,6 +476,7 @@ static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
 				.sampler = sampler,
 				.init_rgb = init.len ? (const uint8_t *)init.data : NULL,
 				.strength = (float)jreal(params, "strength", 0.75),
+				.mask = init.len == S * S * 4 ? (const uint8_t *)init.data + S * S * 3 : NULL,
 				.on_step = on_step,
 				.step_arg = &r,
 			};
@@ -744,6 +745,8 @@ int imagejobs_submit(struct imagejobs *j, const struct imagejob_spec *s, const s
 			      (json_int_t)s->start_ms, "size", m->size);
 	if (s->init_rgb)
 		json_object_set_new(p, "strength", json_real((double)s->strength));
+	if (s->mask)
+		json_object_set_new(p, "masked", json_true());
 	char *ptxt = json_dumps(p, JSON_COMPACT);
 	json_decref(p);
 	int rc = ptxt ? buf_puts(&job.params, ptxt) : ERR_NOMEM;
@@ -765,9 +768,22 @@ int imagejobs_submit(struct imagejobs *j, const struct imagejob_spec *s, const s
 	    (rc = vault_seal(c, app->keys, s->owner, "image.negative_prompt", s->negative, strlen(s->negative),
 			     &job.negative)))
 		goto out;
-	if (s->init_rgb &&
-	    (rc = vault_seal(c, app->keys, s->owner, "image.init", s->init_rgb, (size_t)m->size * m->size * 3, &job.init)))
-		goto out;
+	if (s->init_rgb) {
+		/* the start picture and its mask (if any) travel as one sealed blob:
+		 * [S][S][3] pixels, then [S][S] mask */
+		size_t px = (size_t)m->size * m->size;
+		struct buf raw;
+		buf_init(&raw, 0);
+		rc = buf_append(&raw, s->init_rgb, px * 3);
+		if (!rc && s->mask)
+			rc = buf_append(&raw, s->mask, px);
+		if (!rc)
+			rc = vault_seal(c, app->keys, s->owner, "image.init", raw.data, raw.len, &job.init);
+		crypto_wipe(raw.data, raw.len);
+		buf_free(&raw);
+		if (rc)
+			goto out;
+	}
 	if ((rc = store_imagejob_insert(c, &job)))
 		goto out;
 	/* the waiter first, so the worker cannot finish before it is there */

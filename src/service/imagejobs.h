@@ -46,6 +46,7 @@ struct imagejob_spec {
 	const char *owner, *model, *key_id, *end_user, *endpoint;
 	const char *prompt, *negative;  /* negative may be NULL */
 	const uint8_t *init_rgb;        /* [size][size][3] or NULL (image to image) */
+	const uint8_t *mask;            /* [size][size] with init_rgb, or NULL: 255 repaint, 0 keep */
 	float strength;
 	int n, steps;
 	float guidance;

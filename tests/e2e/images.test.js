@@ -47,6 +47,30 @@ function decodePng(buf) {
   return { w, h };
 }
 
+// The pixels of an 8-bit RGB PNG, unfiltered: [h][w][3] as one Buffer.
+function pngPixels(buf) {
+  const { w, h } = decodePng(buf);
+  let off = 8;
+  const idat = [];
+  while (off < buf.length) {
+    const len = buf.readUInt32BE(off);
+    if (buf.toString('latin1', off + 4, off + 8) === 'IDAT') idat.push(buf.subarray(off + 8, off + 8 + len));
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat)), stride = w * 3, out = Buffer.alloc(h * stride);
+  for (let y = 0; y < h; y++) {
+    const f = raw[y * (stride + 1)], src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= 3 ? out[y * stride + x - 3] : 0, b = y ? out[(y - 1) * stride + x] : 0;
+      const c = x >= 3 && y ? out[(y - 1) * stride + x - 3] : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f];
+      out[y * stride + x] = (src[x] + pred) & 0xff;
+    }
+  }
+  return { w, h, px: out };
+}
+
 async function user(srv, { credits = 0, role = 'user' } = {}) {
   const p = person();
   const r = await createUser(srv.dataDir, { ...p, role });
@@ -125,6 +149,19 @@ function pngHeaderless(w) {
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(w, 4); ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// An RGBA PNG mask: transparent (repaint) on the left half, opaque on the right.
+function halfMask(w) {
+  const rows = [];
+  for (let y = 0; y < w; y++) {
+    const row = Buffer.alloc(1 + w * 4);
+    for (let x = 0; x < w; x++) row[4 + x * 4] = x < w / 2 ? 0 : 255;
+    rows.push(row);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(w, 4); ihdr[8] = 8; ihdr[9] = 6;
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
@@ -398,6 +435,39 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     const bob = await user(srv, { credits: 5 });
     const stolen = await edit(srv.url, bob.key, { ...body, image_id: src.data[0].id });
     assert.equal(stolen.status, 404, stolen.text);
+  });
+
+  test('SDK images.edit with a mask repaints only where the mask is transparent (REQ: GEN-3)', async () => {
+    const start = pngHeaderless(32);
+    const r = await ai.images.edit({
+      image: await toFile(start, 'start.png', { type: 'image/png' }),
+      mask: await toFile(halfMask(32), 'mask.png', { type: 'image/png' }),
+      prompt: 'a red circle on a black background, center', response_format: 'b64_json', strength: 1, steps: 4, seed: 8,
+    });
+    const out = pngPixels(Buffer.from(r.data[0].b64_json, 'base64'));
+    const inp = pngPixels(start);
+    let leftChanged = false;
+    for (let y = 0; y < 32; y++) {
+      const row = y * 96;
+      assert.ok(out.px.subarray(row + 48, row + 96).equals(inp.px.subarray(row + 48, row + 96)), `row ${y}: the kept half is the input`);
+      if (!out.px.subarray(row, row + 48).equals(inp.px.subarray(row, row + 48))) leftChanged = true;
+    }
+    assert.ok(leftChanged, 'the transparent half was repainted');
+    // a mask without transparency, or of another size, is refused
+    const fd = async (mask) => {
+      const f = new FormData();
+      f.append('prompt', 'a red circle'); f.append('steps', '1');
+      f.append('image', new Blob([start]), 'a.png');
+      f.append('mask', new Blob([mask]), 'm.png');
+      const x = await fetch(srv.url + '/v1/images/edits', { method: 'POST', headers: { Authorization: `Bearer ${alice.key}` }, body: f });
+      return { status: x.status, json: await x.json() };
+    };
+    let e = await fd(start);
+    assert.equal(e.status, 400);
+    assert.equal(e.json.error.param, 'mask');
+    e = await fd(halfMask(16));
+    assert.equal(e.status, 400);
+    assert.match(e.json.error.message, /16x16 but the image is 32x32/);
   });
 
   test('edits refuse bad uploads with a clear 4xx: nothing stored, nothing charged (REQ: GEN-3)', async () => {

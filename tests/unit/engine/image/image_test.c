@@ -79,6 +79,40 @@ static void step_hook_sees_every_step_and_changes_nothing(void **st)
 	free(b);
 }
 
+/* Inpainting: 0 keeps the init picture exactly, 255 everywhere is plain
+ * image to image, and a half mask changes only its half. */
+static void mask_keeps_and_repaints(void **st)
+{
+	int S = image_model_size(m);
+	size_t n = (size_t)S * S * 3;
+	uint8_t *init = malloc(n), *plain = malloc(n), *out = malloc(n), *mask = malloc((size_t)S * S);
+	for (size_t i = 0; i < n; i++)
+		init[i] = (uint8_t)((i * 7) & 0xff);
+	struct image_params p = {.prompt = "a green square on a white background, center", .steps = 4, .seed = 3,
+				 .guidance = 3, .sampler = IMAGE_DDIM, .init_rgb = init, .strength = 0.75f};
+	struct errinfo e = {0};
+	assert_int_equal(image_generate(m, &p, plain, NULL, &e), ERR_OK);
+	memset(mask, 255, (size_t)S * S);
+	p.mask = mask;
+	assert_int_equal(image_generate(m, &p, out, NULL, &e), ERR_OK);
+	assert_memory_equal(out, plain, n);
+	memset(mask, 0, (size_t)S * S);
+	assert_int_equal(image_generate(m, &p, out, NULL, &e), ERR_OK);
+	assert_memory_equal(out, init, n);
+	for (int y = 0; y < S; y++)
+		for (int x = 0; x < S; x++)
+			mask[y * S + x] = x < S / 2 ? 255 : 0; /* repaint the left half */
+	assert_int_equal(image_generate(m, &p, out, NULL, &e), ERR_OK);
+	for (int y = 0; y < S; y++)
+		assert_memory_equal(out + ((size_t)y * S + S / 2) * 3, init + ((size_t)y * S + S / 2) * 3, (size_t)(S / 2) * 3);
+	p.init_rgb = NULL;
+	assert_int_equal(image_generate(m, &p, out, NULL, &e), ERR_INVALID);
+	free(init);
+	free(plain);
+	free(out);
+	free(mask);
+}
+
 static void png_round_trip_and_bad_input(void **st)
 {
 	uint8_t rgb[5 * 3 * 3];
@@ -115,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(step_hook_sees_every_step_and_changes_nothing),
+		cmocka_unit_test(mask_keeps_and_repaints),
 		cmocka_unit_test(png_round_trip_and_bad_input),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
