@@ -55,6 +55,7 @@ DEFAULT_ARCH = {
     "timesteps": 1000,
     "schedule": "cosine",
     "pooled_text": True,
+    "coord_channels": True,
 }
 
 
@@ -178,7 +179,8 @@ class UNet(nn.Module):
         if a.get("pooled_text"):
             # the caption's mean encoding joins the timestep embedding: every ResBlock sees it
             self.pool_proj = nn.Linear(cctx, T)
-        self.conv_in = nn.Conv2d(a["in_channels"], C, 3, padding=1)
+        # with coord_channels, two planes of pixel coordinates follow the image
+        self.conv_in = nn.Conv2d(a["in_channels"] + (2 if a.get("coord_channels") else 0), C, 3, padding=1)
         chans = [C * m for m in a["channel_mult"]]
         nl = len(chans)
         skip_ch = [C]
@@ -227,6 +229,12 @@ class UNet(nn.Module):
         temb = self.time_lin2(F.silu(self.time_lin1(self.time_embedding(t))))
         if self.a.get("pooled_text"):
             temb = temb + self.pool_proj(ctx.mean(dim=1))
+        if self.a.get("coord_channels"):
+            S = x.shape[-1]
+            r = (2 * torch.arange(S, dtype=x.dtype) + 1) / S - 1
+            cx = r[None, :].expand(S, S)  # x varies along the width
+            cy = r[:, None].expand(S, S)
+            x = torch.cat([x, torch.stack([cx, cy])[None].expand(x.shape[0], 2, S, S)], dim=1)
         h = self.conv_in(x)
         skips = [h]
         for lv in self.down:
@@ -367,16 +375,29 @@ def main():
     step, elapsed0, losses = 0, 0.0, []
     if os.path.exists(a.ckpt):
         ck = torch.load(a.ckpt)
-        missing = model.load_state_dict(ck["model"], strict=False).missing_keys
-        ema.load_state_dict(ck["ema"], strict=False)
+        def widen(sd, target):
+            # a checkpoint from before coord_channels: conv_in gains input planes, at zero
+            out = dict(sd)
+            for k, v in target.state_dict().items():
+                if k in out and out[k].shape != v.shape:
+                    w = torch.zeros_like(v)
+                    w[tuple(slice(0, m) for m in out[k].shape)] = out[k]
+                    out[k] = w
+                    if k not in widened:
+                        widened.append(k)
+            return out
+        widened = []
+        missing = model.load_state_dict(widen(ck["model"], model), strict=False).missing_keys
+        ema.load_state_dict(widen(ck["ema"], ema), strict=False)
         if missing:
-            # warm start from a checkpoint without the newer parts (pool_proj): those
-            # start at zero, so the model begins exactly where the checkpoint was
+            # parts the checkpoint lacks (pool_proj) start at zero, so the model
+            # begins exactly where the checkpoint was
             with torch.no_grad():
                 for name in missing:
                     model.state_dict()[name].zero_()
                     ema.state_dict()[name].zero_()
-            print(f"warm start: new parameters {missing}", flush=True)
+        if missing or widened:
+            print(f"warm start: new {missing}, widened {widened}", flush=True)
         else:
             opt.load_state_dict(ck["opt"])
         step, elapsed0 = ck["step"], ck["elapsed"]

@@ -165,6 +165,12 @@ static int parse_arch(const char *js, struct unet_config *uc, struct textenc_con
 		goto out;
 	}
 	uc->pooled_text = json_is_true(pooled);
+	json_t *coord = json_object_get(o, "coord_channels");
+	if (coord && !json_is_boolean(coord)) {
+		rc = err_set(e, ERR_CORRUPT, "arch", "metadata atelier.arch: 'coord_channels' must be true or false");
+		goto out;
+	}
+	uc->coord_channels = json_is_true(coord);
 	uc->levels = n1;
 	uc->ctx_dim = tc->dim;
 	uc->ctx_len = tc->max_tokens;

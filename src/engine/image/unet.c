@@ -83,6 +83,7 @@ struct unet {
 	float *lnscr;                       /* [2n] */
 	float *temb, *temb_act, *tproj, *tsin; /* [time_dim] x2, [max ch], [time_sin_dim] */
 	float *pooled, *pproj;                 /* [ctx_dim], [time_dim] */
+	float *xin;                            /* [in_channels + 2, S*S] with coord_channels */
 	size_t act_max, col_max, tok_max, ff_max, sc_max, bytes;
 	/* timing */
 	struct unet_times times;
@@ -243,15 +244,16 @@ static int build(struct unet *u, struct builder *b)
 		TRY(W(b, &u->pool_w, "unet.pool_proj", "weight", 2, T, c->ctx_dim, 0, 0));
 		TRY(W(b, &u->pool_b, "unet.pool_proj", "bias", 1, T, 0, 0, 0));
 	}
-	TRY(W(b, &u->cin_w, "unet.conv_in", "weight", 4, c->channels, c->in_channels, 3, 3));
+	int cin = c->in_channels + (c->coord_channels ? 2 : 0);
+	TRY(W(b, &u->cin_w, "unet.conv_in", "weight", 4, c->channels, cin, 3, 3));
 	TRY(W(b, &u->cin_b, "unet.conv_in", "bias", 1, c->channels, 0, 0, 0));
-	u->flops.conv += 2.0 * S * S * 9 * c->in_channels * c->channels;
+	u->flops.conv += 2.0 * S * S * 9 * cin * c->channels;
 	int skip_ch[4 * UNET_MAX_LEVELS * 4], skip_side[4 * UNET_MAX_LEVELS * 4], ns = 0;
 	int cur = c->channels;
 	skip_ch[ns] = cur;
 	skip_side[ns++] = S;
-	u->act_max = (size_t)zmax((size_t)c->in_channels, (size_t)cur) * S * S;
-	u->col_max = (size_t)c->in_channels * 9 * S * S;
+	u->act_max = (size_t)zmax((size_t)cin, (size_t)cur) * S * S;
+	u->col_max = (size_t)cin * 9 * S * S;
 	for (int i = 0; i < nl; i++) {
 		struct level *lv = &u->down[i];
 		int ch = c->channels * c->channel_mult[i], side = S >> i;
@@ -388,9 +390,10 @@ int unet_new(struct unet **out, const struct unet_config *cfg, struct unet_wsrc 
 	u->tsin = alloc_f(u, (size_t)cfg->time_sin_dim);
 	u->pooled = alloc_f(u, (size_t)cfg->ctx_dim);
 	u->pproj = alloc_f(u, (size_t)cfg->time_dim);
+	u->xin = alloc_f(u, (size_t)(cfg->in_channels + 2) * cfg->image_size * cfg->image_size);
 	if (!u->h || !u->h2 || !u->t1 || !u->t2 || !u->col || !u->xa || !u->xb || !u->xq || !u->xk || !u->xv ||
 	    !u->xo || !u->ff || !u->scores || !u->lnscr || !u->temb || !u->temb_act || !u->tproj || !u->tsin ||
-	    !u->pooled || !u->pproj) {
+	    !u->pooled || !u->pproj || !u->xin) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory for %zu MB of activations", u->bytes >> 20);
 		goto out;
 	}
@@ -414,7 +417,7 @@ void unet_free(struct unet *u)
 	for (int s = 0; s < u->nskip; s++)
 		free(u->skip[s]);
 	float *bufs[] = {u->h, u->h2, u->t1, u->t2, u->col, u->xa, u->xb, u->xq, u->xk, u->xv, u->xo, u->ff,
-			 u->scores, u->lnscr, u->temb, u->temb_act, u->tproj, u->tsin, u->pooled, u->pproj};
+			 u->scores, u->lnscr, u->temb, u->temb_act, u->tproj, u->tsin, u->pooled, u->pproj, u->xin};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		free(bufs[i]);
 	free(u);
@@ -563,7 +566,19 @@ void unet_forward(struct unet *u, const float *x, float t, const float *ctx, flo
 
 	float *h = u->h, *h2 = u->h2;
 	int ns = 0;
-	conv(u, x, c->in_channels, S, u->cin_w, u->cin_b, c->channels, 1, h);
+	if (c->coord_channels) {
+		size_t n = (size_t)S * S;
+		memcpy(u->xin, x, sizeof(float) * c->in_channels * n);
+		float *cx = u->xin + c->in_channels * n, *cy = cx + n;
+		for (int i = 0; i < S; i++)
+			for (int j = 0; j < S; j++) {
+				cx[i * S + j] = (float)(2 * j + 1) / (float)S - 1.0f;
+				cy[i * S + j] = (float)(2 * i + 1) / (float)S - 1.0f;
+			}
+		conv(u, u->xin, c->in_channels + 2, S, u->cin_w, u->cin_b, c->channels, 1, h);
+	} else {
+		conv(u, x, c->in_channels, S, u->cin_w, u->cin_b, c->channels, 1, h);
+	}
 	memcpy(u->skip[ns], h, sizeof(float) * u->skip_len[ns]);
 	ns++;
 	int cur = c->channels;

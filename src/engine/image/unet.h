@@ -42,6 +42,9 @@ struct unet_config {
 	int time_dim;        /* timestep embedding width */
 	int ctx_dim;         /* text encoding width */
 	int ctx_len;         /* text encoding length (tokens) */
+	int coord_channels;  /* 1: two channels of pixel coordinates (x then y, each (2i+1)/S - 1)
+	                      * follow the image channels into conv_in, so the network knows
+	                      * where it is drawing ("top left") */
 	int pooled_text;     /* 1: the mean of the text encoding, projected, joins the timestep
 	                      * embedding, so every ResBlock sees the caption (unet.pool_proj) */
 	float gn_eps, ln_eps;
