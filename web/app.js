@@ -13,7 +13,8 @@ import * as privacy from './studio/privacy.js';
 import * as account from './studio/account.js';
 import * as admin from './studio/admin.js';
 
-// who: 'guest' (signed-out only), 'any', 'user' (signed in), 'admin'.
+// who: 'guest' (signed-out only), 'any', 'user' (signed in), 'staff'
+// (support or admin; the console shows each role what its API allows).
 const routes = {
   '/': { title: 'Welcome', who: 'any', render: home },
   '/signin': { title: 'Sign in', who: 'guest', render: auth.signin },
@@ -28,7 +29,9 @@ const routes = {
   '/privacy': { title: 'Privacy center', who: 'user', render: privacy.render },
   '/deleted': { title: 'Account deleted', who: 'any', render: privacy.deleted },
   '/account': { title: 'Account', who: 'user', render: account.render },
-  '/admin': { title: 'Admin', who: 'admin', render: admin.render },
+  '/confirm-email': { title: 'Confirm your new email', who: 'any', render: account.confirmEmail },
+  '/privacy/parent': { title: 'A parent\'s request', who: 'any', render: privacy.parent },
+  '/admin': { title: 'Admin', who: 'staff', render: admin.render },
 };
 
 const ctx = {
@@ -65,6 +68,8 @@ const ctx = {
   },
 };
 
+const isStaff = () => !!ctx.me && (ctx.me.role === 'admin' || ctx.me.role === 'support');
+
 function renderNav() {
   const nav = document.getElementById('nav');
   const here = location.hash.replace(/^#/, '').split('?')[0] || '/';
@@ -76,7 +81,7 @@ function renderNav() {
   }
   nav.append(link('/chat', 'Chat'), link('/credits', 'Credits'), link('/keys', 'API keys'),
     link('/privacy', 'Privacy'), link('/account', 'Account'));
-  if (ctx.me.role === 'admin') nav.append(link('/admin', 'Admin'));
+  if (isStaff()) nav.append(link('/admin', 'Admin'));
   nav.append(h('button', { type: 'button', class: 'link', id: 'signout', onclick: signOut, text: 'Sign out' }));
 }
 
@@ -111,13 +116,13 @@ async function route() {
   ctx.flash(pending);
   pending = '';
   if (page.who === 'guest' && ctx.me) { ctx.go('/chat'); return; }
-  if ((page.who === 'user' || page.who === 'admin') && !ctx.me) {
+  if ((page.who === 'user' || page.who === 'staff') && !ctx.me) {
     ctx.go('/signin', 'Sign in to continue.');
     return;
   }
-  if (page.who === 'admin' && ctx.me.role !== 'admin') { ctx.go('/chat'); return; }
+  if (page.who === 'staff' && !isStaff()) { ctx.go('/chat'); return; }
   const main = document.getElementById('main');
-  const view = h('div', { class: `page page-${path.slice(1) || 'home'}` });
+  const view = h('div', { class: `page page-${path.slice(1).replace(/[^a-z0-9]+/g, '-') || 'home'}` });
   main.replaceChildren(view);
   document.title = `${page.title} · Atelier`;
   renderNav();
