@@ -3,7 +3,7 @@
 // right page and the server needs no route per page. Each page module
 // exports render(view, ctx) and may return a cleanup function, called when
 // the user leaves the page (chat uses it to stop a running generation).
-import { api, setCsrf, ApiError } from './studio/api.js';
+import { api, setCsrf, ApiError, offers } from './studio/api.js';
 import { h } from './studio/ui.js';
 import * as auth from './studio/auth.js';
 import * as chat from './studio/chat.js';
@@ -12,6 +12,7 @@ import * as keys from './studio/keys.js';
 import * as privacy from './studio/privacy.js';
 import * as account from './studio/account.js';
 import * as admin from './studio/admin.js';
+import * as images from './studio/images.js';
 
 // who: 'guest' (signed-out only), 'any', 'user' (signed in), 'staff'
 // (support or admin; the console shows each role what its API allows).
@@ -24,6 +25,8 @@ const routes = {
   '/forgot': { title: 'Forgotten password', who: 'any', render: auth.forgot },
   '/reset': { title: 'Choose a new password', who: 'any', render: auth.reset },
   '/chat': { title: 'Chat', who: 'user', render: chat.render },
+  '/images': { title: 'Image studio', who: 'user', render: images.render },
+  '/gallery': { title: 'Gallery', who: 'user', render: images.galleryPage },
   '/credits': { title: 'Credits and usage', who: 'user', render: credits.render },
   '/keys': { title: 'API keys', who: 'user', render: keys.render },
   '/privacy': { title: 'Privacy center', who: 'user', render: privacy.render },
@@ -36,6 +39,7 @@ const routes = {
 
 const ctx = {
   me: null,
+  images: false, // whether this server generates images (its API is in /openapi.json)
   /* Ask the server who is signed in (401 = nobody); keeps the CSRF token. */
   async refreshMe() {
     try {
@@ -79,7 +83,9 @@ function renderNav() {
     nav.append(link('/signin', 'Sign in'), link('/signup', 'Create account'));
     return;
   }
-  nav.append(link('/chat', 'Chat'), link('/credits', 'Credits'), link('/keys', 'API keys'),
+  nav.append(link('/chat', 'Chat'));
+  if (ctx.images) nav.append(link('/images', 'Images'), link('/gallery', 'Gallery'));
+  nav.append(link('/credits', 'Credits'), link('/keys', 'API keys'),
     link('/privacy', 'Privacy'), link('/account', 'Account'));
   if (isStaff()) nav.append(link('/admin', 'Admin'));
   nav.append(h('button', { type: 'button', class: 'link', id: 'signout', onclick: signOut, text: 'Sign out' }));
@@ -160,6 +166,8 @@ window.addEventListener('atelier:unauthorized', async () => {
     if (err instanceof ApiError && err.status === 401 && ctx.me) ctx.signedOut('Your session has ended; sign in again.');
   } finally { checking = false; }
 });
-ctx.refreshMe()
+offers('POST', '/v1/images/generations')
+  .then((yes) => { ctx.images = yes; }, () => {})
+  .then(() => ctx.refreshMe())
   .catch(() => { ctx.me = null; })
   .then(route);

@@ -448,7 +448,10 @@ describe('studio in chromium', () => {
     await phone.getByRole('button', { name: 'Sign in' }).click();
     await phone.getByRole('heading', { name: 'Chat' }).waitFor();
     await fits('chat');
-    for (const [hash, heading] of [['#/keys', 'API keys'], ['#/credits', 'Credits and usage'], ['#/privacy', 'Privacy center'], ['#/account', 'Account']]) {
+    // the image pages too, where this server generates images
+    const imagePages = await phone.getByRole('link', { name: 'Images' }).count()
+      ? [['#/images', 'Image studio'], ['#/gallery', 'Gallery']] : [];
+    for (const [hash, heading] of [['#/keys', 'API keys'], ['#/credits', 'Credits and usage'], ['#/privacy', 'Privacy center'], ['#/account', 'Account'], ...imagePages]) {
       await go(hash, phone);
       await phone.getByRole('heading', { name: heading, exact: true }).waitFor();
       await fits(hash.slice(2));
