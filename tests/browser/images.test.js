@@ -22,6 +22,10 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PROMPT = 'two red circles on a black background, top left';
 
+async function shot(name, p) {
+  await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
 describe('image studio and gallery in chromium', () => {
   let srv, tmp, context, page, offered = false, edits = false;
   const requests = [];
@@ -30,9 +34,6 @@ describe('image studio and gallery in chromium', () => {
   const who = { username: 'painter', email: 'painter@example.org', password: 'pixels all the way down 32' };
   let pngPath = null; // the downloaded image, uploaded again as a starting image
 
-  async function shot(name, p = page) {
-    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  }
   const gallery = () => page.locator('.gallery-item');
   const myImages = () => page.evaluate(async () => (await (await fetch('/api/images?limit=100')).json()).data);
 
@@ -112,7 +113,7 @@ describe('image studio and gallery in chromium', () => {
     await page.getByLabel('Steps').fill('500');
     await page.getByRole('button', { name: 'Generate' }).click();
     await page.locator('[data-field="steps"] .field-error', { hasText: /steps must be from 1 to 150/ }).waitFor();
-    await shot('images-error');
+    await shot('images-error', page);
   });
 
   test('generate: the parameters are sent, progress "step k of n" is seen, the images land in the gallery with sharp pixels (REQ: GEN-2, REQ: GEN-4)', async (t) => {
@@ -143,7 +144,7 @@ describe('image studio and gallery in chromium', () => {
     assert.equal(look.rendering, 'pixelated', 'with sharp pixels');
     const mine = await myImages();
     assert.deepEqual(mine.map((x) => x.seed).sort(), [7, 8], 'two images, seeds 7 and 8');
-    await shot('images-generated');
+    await shot('images-generated', page);
   });
 
   test('download: the Download link gives the PNG as an attachment (REQ: GEN-4)', async (t) => {
@@ -176,7 +177,7 @@ describe('image studio and gallery in chromium', () => {
     assert.match(form, new RegExp(`name="image_id"\\r\\n\\r\\n${startId}`));
     assert.match(form, /name="strength"\r\n\r\n0\.5\r\n/);
     assert.equal(await gallery().count(), 3);
-    await shot('images-edit');
+    await shot('images-edit', page);
     // an uploaded file instead
     await page.getByRole('button', { name: 'Remove starting image' }).click();
     await page.getByLabel('Or upload a starting image').setInputFiles(pngPath);
@@ -196,7 +197,7 @@ describe('image studio and gallery in chromium', () => {
     await gallery().first().waitFor();
     const before = await gallery().count();
     assert.ok(before >= 2);
-    await shot('gallery');
+    await shot('gallery', page);
     const bulk = page.getByRole('button', { name: /^Delete selected/ });
     assert.equal(await bulk.isDisabled(), true, 'nothing selected yet');
     const ids = await gallery().evaluateAll((els) => els.slice(0, 2).map((e) => e.dataset.id));
@@ -262,5 +263,59 @@ describe('image studio and gallery in chromium', () => {
     assert.deepEqual(requests.filter((u) => !u.startsWith(`${srv.url}/`) && !u.startsWith('data:') && !u.startsWith('blob:')), []);
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(bad5xx, []);
+  });
+});
+
+// Where the server keeps images only on request ([retention] images =
+// ephemeral, GEN-4), each image says until when it is kept, and Keep keeps it.
+describe('gallery where images are kept only on request', () => {
+  let srv, tmp, context, page, offered = false;
+  const who = { username: 'sketcher', email: 'sketcher@example.org', password: 'charcoal and paper 2026' };
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'atelier-images-eph-'));
+    srv = await startServer({ config: { retention: { images: 'ephemeral' } } });
+    offered = !!(await api(srv.url, 'GET', '/openapi.json')).json.paths['/api/images/{id}/keep'];
+    if (!offered) return;
+    writeFileSync(join(tmp, 'pw'), who.password);
+    const c = await runCli(['admin', 'create-user', '--email', who.email, '--username', who.username, '--role', 'user',
+      '--password-file', join(tmp, 'pw'), '--data-dir', srv.dataDir]);
+    assert.equal(c.code, 0, c.stderr);
+    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS });
+    page = context.pages()[0] || await context.newPage();
+    await page.goto(`${srv.url}/#/signin`);
+    await page.getByLabel('Email or username').fill(who.username);
+    await page.getByLabel('Password').fill(who.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Chat' }).waitFor();
+    const id = await page.evaluate(async () => (await (await fetch('/api/me')).json()).id);
+    const g = await runCli(['admin', 'grant', '--user', id, '--credits', '100', '--reason', 'browser test', '--data-dir', srv.dataDir]);
+    assert.equal(g.code, 0, g.stderr);
+  });
+
+  after(async () => {
+    if (context) await context.close();
+    if (srv) await srv.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('a new image shows until when it is kept; Keep keeps it for good (REQ: GEN-4)', async (t) => {
+    if (!offered) { t.skip('this server has no images API yet (branch images)'); return; }
+    await page.goto(`${srv.url}/#/images`);
+    await page.getByLabel('Prompt', { exact: true }).fill(PROMPT);
+    await page.getByLabel('Steps').fill('3');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('.progress-text', { hasText: /^Done/ }).waitFor({ timeout: 120000 });
+    const item = page.locator('.gallery-item').first();
+    assert.match(await item.textContent(), /kept until \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+    await item.getByRole('button', { name: /^Keep image/ }).click();
+    await page.locator('#gallery-status', { hasText: 'Kept until you delete it.' }).waitFor();
+    const img = (await page.evaluate(async () => (await (await fetch('/api/images')).json()).data))[0];
+    assert.equal(img.kept, true);
+    assert.equal(img.expires_at, null);
+    assert.doesNotMatch(await page.locator('.gallery-item').first().textContent(), /kept until/);
+    assert.equal(await page.locator('.gallery-item').first().getByRole('button', { name: /^Keep image/ }).count(), 0);
+    await shot('gallery-kept', page);
   });
 });
