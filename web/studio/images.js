@@ -285,7 +285,7 @@ function gallery(ctx, { onUse, heading }) {
         h('figcaption', null,
           h('span', { class: 'prompt', text: img.prompt || '(no prompt)' }),
           img.negative_prompt ? h('span', { class: 'neg', text: `not: ${img.negative_prompt}` }) : null,
-          h('span', { class: 'meta', text: `seed ${img.seed} · ${img.steps} steps · guidance ${img.guidance} · ${img.model} · ${when(img.created_at)}` }),
+          h('span', { class: 'meta', text: `seed ${img.seed} · ${img.steps} steps · guidance ${img.guidance}${img.strength ? ` · from a starting image, strength ${img.strength}` : ''} · ${img.model} · ${when(img.created_at)}` }),
           img.expires_at && !img.kept ? h('span', { class: 'meta warn', text: `kept until ${when(img.expires_at)}` }) : null)),
       h('div', { class: 'item-actions' },
         h('span', { class: 'check' },
