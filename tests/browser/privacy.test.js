@@ -311,6 +311,32 @@ describe('privacy center rights in chromium', () => {
     assert.match(await closed.locator('td[data-label="Answer due"]').textContent(), /answered/);
   });
 
+  test('staff console: credits granted by hand with a reason, errors by their field; the user sees the reason (REQ: SEC-5)', async (t) => {
+    if (!need(t)) return;
+    const helped = { username: 'helped_user', email: 'helped@example.org', password: 'helped user passphrase 99' };
+    writeFileSync(join(tmp, 'helped-pw'), helped.password);
+    const c = await runCli(['admin', 'create-user', '--email', helped.email, '--username', helped.username, '--role', 'user',
+      '--password-file', join(tmp, 'helped-pw'), '--data-dir', srv.dataDir]);
+    assert.equal(c.code, 0, c.stderr);
+    await page.getByLabel('Username contains').fill('helped');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.locator('tr', { hasText: helped.username });
+    await row.waitFor();
+    await row.getByText(`Grant credits to ${helped.username}`).click();
+    await row.getByLabel('Credits').fill('-3');
+    await row.getByLabel('Reason (the user sees it)').fill('missed a launch');
+    await row.getByRole('button', { name: 'Grant' }).click();
+    await row.locator('[data-field="credits"] .field-error', { hasText: /positive amount/ }).waitFor();
+    await row.getByLabel('Credits').fill('5');
+    await row.getByRole('button', { name: 'Grant' }).click();
+    await row.getByText(/^Granted 5(\.0+)?; balance 5/).waitFor();
+    await shot('admin-grant');
+    const u = new Client(srv.url);
+    assert.equal((await u.login(helped.username, helped.password)).status, 200);
+    const log = (await u.req('GET', '/api/privacy/access-log')).json.events;
+    assert.deepEqual(log.map((x) => [x.event, x.actor_role, x.reason]), [['credits.granted', 'admin', 'missed a launch']]);
+  });
+
   test('only the server was contacted; no console error', (t) => {
     if (!need(t)) return;
     assert.deepEqual(requests.filter((u) => !u.startsWith(`${srv.url}/`)), []);

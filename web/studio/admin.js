@@ -1,10 +1,11 @@
 // admin.js: the start of the staff console (ACC-8, SEC-5, PRIV-11): find
-// users and change their role; privacy requests with their deadlines,
+// users, change their role, grant credits with a reason, list a user's
+// images with an audited reason; privacy requests with their deadlines,
 // answered here or logged when they came by mail; read the audit log.
 // Support staff see users and requests; roles and the audit log are for
 // admins, as the API's guards say. Every one of these reads is itself
 // audited by the server.
-import { api } from './api.js';
+import { api, offers } from './api.js';
 import { h, field, submitting, table, title, when, values } from './ui.js';
 import { KINDS, kindLabel, deadline } from './privacy.js';
 
@@ -30,9 +31,54 @@ export async function render(view, ctx) {
       { label: '2FA', cell: (u) => (u.two_factor_enabled ? 'on' : 'off') },
       { label: 'Created', cell: (u) => when(u.created_at) },
       { label: 'Role', cell: (u) => roleForm(u) },
+      ...(admin ? [{ label: 'Staff actions', cell: (u) => [grantForm(u), canImages ? imagesForm(u) : null] }] : []),
     ], r.users, 'No user matches.'));
   });
   const admin = ctx.me.role === 'admin';
+  const canImages = admin && await offers('GET', '/api/admin/users/{id}/images');
+  /* A grant by hand (PAY): amount and reason, both audited; the user sees
+   * the reason in their privacy center (SEC-5). */
+  function grantForm(u) {
+    const form = h('form', { novalidate: true, class: 'staff-form' },
+      field({ name: 'credits', id: `grant-${u.id}`, label: 'Credits', inputmode: 'decimal', placeholder: 'e.g. 10' }),
+      field({ name: 'reason', id: `grant-why-${u.id}`, label: 'Reason (the user sees it)', maxlength: 200 }),
+      h('button', { type: 'submit', class: 'secondary', text: 'Grant', 'data-busy': 'Granting…' }),
+      h('p', { class: 'hint', role: 'status' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const out = form.querySelector('[role=status]');
+      out.textContent = '';
+      submitting(form, async () => {
+        const v = values(form);
+        const r = await api('POST', `/api/admin/users/${encodeURIComponent(u.id)}/credits`, { credits: v.credits, reason: v.reason });
+        form.reset();
+        out.textContent = `Granted ${r.granted}; balance ${r.balance}.`;
+      });
+    });
+    return h('details', null, h('summary', { text: `Grant credits to ${u.username}` }), form);
+  }
+  /* A user's images' metadata, only with a reason that is audited (SEC-5);
+   * the pictures themselves stay the owner's. */
+  function imagesForm(u) {
+    const list = h('div');
+    const form = h('form', { novalidate: true, class: 'staff-form' },
+      field({ name: 'reason', id: `img-why-${u.id}`, label: 'Reason (audited; the user sees it)', maxlength: 500 }),
+      h('button', { type: 'submit', class: 'secondary', text: 'Show image list', 'data-busy': 'Loading…' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      submitting(form, async () => {
+        const r = await api('GET', `/api/admin/users/${encodeURIComponent(u.id)}/images?${new URLSearchParams({ reason: values(form).reason })}`);
+        const rows = r.data || r.images || [];
+        list.replaceChildren(table(`Images of ${u.username}`, [
+          { label: 'Created', cell: (x) => when(x.created_at) },
+          { label: 'Model', cell: (x) => x.model },
+          { label: 'Size', cell: (x) => x.size || `${x.width}x${x.height}` },
+          { label: 'Kept', cell: (x) => (x.kept === false ? `until ${when(x.expires_at)}` : 'yes') },
+        ], rows, 'No image.'));
+      });
+    });
+    return h('details', null, h('summary', { text: `Images of ${u.username}` }), form, list);
+  }
   function roleForm(u) {
     if (!admin) return u.role;
     const sel = h('select', { 'aria-label': `Role of ${u.username}`, disabled: u.id === ctx.me.id },
