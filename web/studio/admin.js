@@ -52,7 +52,7 @@ export async function render(view, ctx) {
         const v = values(form);
         const r = await api('POST', `/api/admin/users/${encodeURIComponent(u.id)}/credits`, { credits: v.credits, reason: v.reason });
         form.reset();
-        out.textContent = `Granted ${r.granted}; balance ${r.balance}.`;
+        out.textContent = `Granted ${Number(r.granted)} credits; balance ${Number(r.balance)}.`;
       });
     });
     return h('details', null, h('summary', { text: `Grant credits to ${u.username}` }), form);
