@@ -162,6 +162,48 @@ describe('image studio and gallery in chromium', () => {
     assert.equal(bytes.readUInt32BE(20), 32, 'height 32');
   });
 
+  test('staff see a user\'s image list only with a reason, and the user sees that they did, and why (REQ: SEC-5)', async (t) => {
+    if (!need(t)) return;
+    const adm = { username: 'gallery_admin', email: 'gallery.admin@example.org', password: 'admin of the gallery 555' };
+    writeFileSync(join(tmp, 'adm-pw'), adm.password);
+    const c = await runCli(['admin', 'create-user', '--email', adm.email, '--username', adm.username, '--role', 'admin',
+      '--password-file', join(tmp, 'adm-pw'), '--data-dir', srv.dataDir]);
+    assert.equal(c.code, 0, c.stderr);
+    const staff = await chromium.launchPersistentContext(join(tmp, 'admin-profile'), {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS });
+    try {
+      staff.on('request', (r) => requests.push(r.url()));
+      const p = staff.pages()[0] || await staff.newPage();
+      p.on('pageerror', (e) => consoleErrors.push(e.message));
+      await p.goto(`${srv.url}/#/signin`);
+      await p.getByLabel('Email or username').fill(adm.username);
+      await p.getByLabel('Password').fill(adm.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('link', { name: 'Admin' }).click();
+      await p.getByLabel('Username contains').fill(who.username);
+      await p.getByRole('button', { name: 'Search' }).click();
+      const row = p.locator('tr', { hasText: who.username });
+      await row.waitFor();
+      await row.getByText(`Images of ${who.username}`).click();
+      await row.getByRole('button', { name: 'Show image list' }).click();
+      await row.locator('[data-field="reason"] .field-error', { hasText: /reason is required/ }).waitFor();
+      await row.getByLabel('Reason (audited; the user sees it)').fill('ticket 42: a picture will not load');
+      await row.getByRole('button', { name: 'Show image list' }).click();
+      await row.getByRole('table', { name: `Images of ${who.username}` }).waitFor();
+      assert.equal(await row.getByRole('table', { name: `Images of ${who.username}` }).locator('tbody tr').count(), 2);
+      assert.doesNotMatch(await row.textContent(), /red circles/, 'the console shows no prompt');
+      await shot('admin-images', p);
+    } finally { await staff.close(); }
+    await page.getByRole('link', { name: 'Privacy', exact: true }).click();
+    const box = page.locator('section', { has: page.getByRole('heading', { name: 'Staff access to your data' }) });
+    const seen = box.locator('tr', { hasText: 'Looked at the list of your images' });
+    await seen.waitFor();
+    assert.equal(await seen.locator('td[data-label="Reason given"]').textContent(), 'ticket 42: a picture will not load');
+    assert.equal(await seen.locator('td[data-label="Who"]').textContent(), 'Staff (admin)');
+    await page.getByRole('link', { name: 'Images' }).click();
+    await page.locator('.gallery-item').first().waitFor();
+  });
+
   test('image to image: from a gallery image, then from an uploaded PNG, with a strength slider (REQ: GEN-3)', async (t) => {
     if (!need(t)) return;
     if (!edits) { t.skip('this server has no /v1/images/edits yet (branch images)'); return; }
