@@ -3,6 +3,7 @@
 // and a small random-weight text model. One person's whole journey: sign up,
 // read the verification mail, verify, sign in with the keyboard only, chat
 // with a streamed reply, create and revoke an API key, credits and usage,
+// an image generated and seen in the gallery (where the server makes images),
 // sessions, sign out; then the same pages at phone width. Across all of it:
 // no request leaves for another host, and no console error occurs.
 import { test, describe, before, after } from 'node:test';
@@ -347,6 +348,31 @@ describe('studio in chromium', () => {
     assert.match(csv.ct, /^text\/csv/);
     assert.match(csv.text, /tiny/);
     await shot('credits');
+  });
+
+  test('image: generated with progress shown, then seen in the gallery (REQ: GEN-2, REQ: GEN-4)', async (t) => {
+    if (!await page.getByRole('link', { name: 'Images' }).count()) { t.skip('this server generates no images yet'); return; }
+    await page.getByRole('link', { name: 'Images' }).click();
+    await page.getByRole('heading', { name: 'Image studio' }).waitFor();
+    await page.getByLabel('Prompt', { exact: true }).fill('a yellow triangle on a gray background, center');
+    await page.getByLabel('Steps').fill('20');
+    await page.evaluate(() => {
+      window.__steps = [];
+      const el = document.querySelector('.progress-text');
+      new MutationObserver(() => window.__steps.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('.progress-text', { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 120000 });
+    assert.match(await page.locator('.progress-text').textContent(), /^Done: 1 image, 20 steps each/);
+    const seen = await page.evaluate(() => window.__steps);
+    assert.ok(seen.some((x) => /^step \d+ of 20$/.test(x)), `progress was shown: ${JSON.stringify(seen)}`);
+    await shot('images');
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    const item = page.locator('.gallery-item');
+    await item.first().waitFor();
+    assert.equal(await item.count(), 1);
+    assert.match(await item.first().textContent(), /a yellow triangle on a gray background, center/);
+    await shot('gallery');
   });
 
   test('chat: Stop ends a long reply at once, and the server stops generating (REQ: GEN-1)', async () => {
