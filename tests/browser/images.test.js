@@ -309,6 +309,33 @@ describe('image studio and gallery in chromium', () => {
     await phone.close();
   });
 
+  test('the gallery pages: 24 at a time, then Load more (REQ: GEN-4)', async (t) => {
+    if (!need(t)) return;
+    // 28 more images, made through the API from the page (one step each)
+    const made = await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/api/me')).json();
+      let n = 0;
+      for (let i = 0; i < 7; i++) {
+        const r = await fetch('/v1/images/generations', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+          body: JSON.stringify({ prompt: `a green circle on a white background, center ${i}`, n: 4, steps: 1 }) });
+        n += (JSON.parse(await r.text()).data || []).length;
+      }
+      return n;
+    });
+    assert.equal(made, 28);
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    await page.getByRole('heading', { name: 'Gallery', exact: true }).waitFor();
+    await gallery().first().waitFor();
+    assert.equal(await gallery().count(), 24);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    const total = (await myImages()).length;
+    assert.ok(total > 24 && total <= 48, `${total} images`);
+    await page.waitForFunction((n) => document.querySelectorAll('.gallery-item').length === n, total);
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).isVisible(), false, 'nothing more to load');
+    const ids = await gallery().evaluateAll((els) => els.map((e) => e.dataset.id));
+    assert.equal(new Set(ids).size, total, 'no image twice');
+  });
+
   test('only the server was contacted; no console error; no server error', (t) => {
     if (!need(t)) return;
     assert.ok(requests.length > 10);

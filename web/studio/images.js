@@ -169,6 +169,10 @@ export async function render(view, ctx, q) {
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    // the last job's line goes at once: what shows is this one's
+    progress.hidden = false;
+    bar.value = 0;
+    progressText.textContent = 'Sending…';
     submitting(form, async () => {
       const v = values(form);
       const b = body(v);
