@@ -4,7 +4,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libmicrohttpd jansson inih sqlite3 libsodium libcurl libpcre2-8 libpng libzip libqrencode libpq gnutls
+PKGS     := libmicrohttpd jansson inih sqlite3 libsodium libcurl libpcre2-8 libpng libzip libqrencode libpq gnutls libjpeg libwebp
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \

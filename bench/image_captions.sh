@@ -27,7 +27,7 @@ if [ -f "$MODEL" ]; then
 	start=$(date +%s)
 	while IFS="$(printf '\t')" read -r colour pos caption; do
 		i=$((i + 1))
-		if ! "$BIN" draw "$MODEL" -p "$caption" --steps 25 --guidance 3 --seed "$i" --threads 2 \
+		if ! "$BIN" draw "$MODEL" -p "$caption" --steps 25 --guidance ${GUIDANCE:-3} --seed "$i" --threads 2 \
 			-o "$T/cap$i.png" 2>>"$T/draw.err"; then
 			tap "not ok - draw failed for '$caption': $(tail -1 "$T/draw.err")"
 		fi

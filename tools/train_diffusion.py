@@ -54,6 +54,7 @@ DEFAULT_ARCH = {
     "prediction": "epsilon",
     "timesteps": 1000,
     "schedule": "cosine",
+    "pooled_text": True,
 }
 
 
@@ -174,6 +175,9 @@ class UNet(nn.Module):
         self.a = a
         self.time_lin1 = nn.Linear(a["time_sin_dim"], T)
         self.time_lin2 = nn.Linear(T, T)
+        if a.get("pooled_text"):
+            # the caption's mean encoding joins the timestep embedding: every ResBlock sees it
+            self.pool_proj = nn.Linear(cctx, T)
         self.conv_in = nn.Conv2d(a["in_channels"], C, 3, padding=1)
         chans = [C * m for m in a["channel_mult"]]
         nl = len(chans)
@@ -221,6 +225,8 @@ class UNet(nn.Module):
 
     def forward(self, x, t, ctx):
         temb = self.time_lin2(F.silu(self.time_lin1(self.time_embedding(t))))
+        if self.a.get("pooled_text"):
+            temb = temb + self.pool_proj(ctx.mean(dim=1))
         h = self.conv_in(x)
         skips = [h]
         for lv in self.down:
@@ -361,9 +367,18 @@ def main():
     step, elapsed0, losses = 0, 0.0, []
     if os.path.exists(a.ckpt):
         ck = torch.load(a.ckpt)
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
+        missing = model.load_state_dict(ck["model"], strict=False).missing_keys
+        ema.load_state_dict(ck["ema"], strict=False)
+        if missing:
+            # warm start from a checkpoint without the newer parts (pool_proj): those
+            # start at zero, so the model begins exactly where the checkpoint was
+            with torch.no_grad():
+                for name in missing:
+                    model.state_dict()[name].zero_()
+                    ema.state_dict()[name].zero_()
+            print(f"warm start: new parameters {missing}", flush=True)
+        else:
+            opt.load_state_dict(ck["opt"])
         step, elapsed0 = ck["step"], ck["elapsed"]
         print(f"resumed at step {step}, {elapsed0 / 60:.1f} min", flush=True)
     t_start = time.time() - elapsed0

@@ -28,6 +28,7 @@
 /* Internal activation blocks. */
 struct act_q8_0 {
 	float d;
+	int32_t nsum; /* -sum(q): Q4_0 kernels multiply unsigned nibbles and subtract 8 * sum(q) */
 	int8_t q[32];
 };
 struct act_q8_k {
@@ -71,8 +72,12 @@ static void act_q8_0(const float *x, void *out, size_t n)
 			amax = fmaxf(amax, fabsf(x[j]));
 		float d = amax / 127.0f, id = d ? 1.0f / d : 0;
 		b[i].d = d;
-		for (int j = 0; j < 32; j++)
+		int sum = 0;
+		for (int j = 0; j < 32; j++) {
 			b[i].q[j] = (int8_t)lrintf(x[j] * id);
+			sum += b[i].q[j];
+		}
+		b[i].nsum = -sum;
 	}
 }
 
@@ -235,14 +240,14 @@ static float dot_q6_k(size_t n, const void *w, const void *a)
 }
 
 static const struct quant_kernel scalar[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32, "scalar"},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16, "scalar"},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16, "scalar"},
-	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0, "scalar"},
-	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0, "scalar"},
-	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k, "scalar"},
-	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k, "scalar"},
-	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k, "scalar"},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32, NULL, "scalar"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16, NULL, "scalar"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16, NULL, "scalar"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0, NULL, "scalar"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0, NULL, "scalar"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k, NULL, "scalar"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k, NULL, "scalar"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k, NULL, "scalar"},
 };
 
 /* ---- AVX2 / FMA / F16C kernels ---- */
@@ -320,36 +325,67 @@ AVX2 static inline float f16s(const uint8_t *p)
 	return _cvtsh_ss(rd16(p));
 }
 
+/* Two blocks per iteration into two accumulators: the FMA chain of one
+ * accumulator would otherwise bound the loop. */
 AVX2 static float dot_q8_0_avx2(size_t n, const void *w, const void *a)
 {
 	const uint8_t *x = w;
 	const struct act_q8_0 *y = a;
-	__m256 acc = _mm256_setzero_ps();
-	for (size_t b = 0; b < n / 32; b++, x += 34) {
-		__m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2));
-		__m256i qy = _mm256_loadu_si256((const __m256i *)y[b].q);
-		__m256 p = _mm256_cvtepi32_ps(dot_i8(qx, qy));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), p, acc);
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t nb = n / 32, b = 0;
+	for (; b + 2 <= nb; b += 2, x += 68) {
+		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(x + 2)),
+				    _mm256_loadu_si256((const __m256i *)y[b].q));
+		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)(x + 36)),
+				    _mm256_loadu_si256((const __m256i *)y[b + 1].q));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x + 34) * y[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
 	}
-	return hsum8(acc);
+	for (; b < nb; b++, x += 34) {
+		__m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)(x + 2)),
+				   _mm256_loadu_si256((const __m256i *)y[b].q));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
+/* The 32 nibbles of a Q4_0 block as unsigned bytes 0..15: low nibbles
+ * (elements 0..15) in the low lane, high nibbles (16..31) in the high. */
+AVX2 static inline __m256i q4_0_nibbles(const uint8_t *qs)
+{
+	__m128i t = _mm_loadu_si128((const __m128i *)qs);
+	return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
+}
+
+/* Q4_0 weights are nibble - 8. The nibbles are unsigned, so they multiply
+ * the signed activations directly (maddubs: unsigned x signed, at most
+ * 2 * 15 * 127 per pair, no saturation); each of the 8 int32 lanes then
+ * adds -sum(q), taking 8 * sum(q) off the block's total: the same integer
+ * as the scalar kernel, with no sign juggling. */
 AVX2 static float dot_q4_0_avx2(size_t n, const void *w, const void *a)
 {
 	const uint8_t *x = w;
 	const struct act_q8_0 *y = a;
-	const __m128i m4 = _mm_set1_epi8(0xF);
-	const __m256i off = _mm256_set1_epi8(8);
-	__m256 acc = _mm256_setzero_ps();
-	for (size_t b = 0; b < n / 32; b++, x += 18) {
-		__m128i t = _mm_loadu_si128((const __m128i *)(x + 2));
-		__m128i lo = _mm_and_si128(t, m4), hi = _mm_and_si128(_mm_srli_epi16(t, 4), m4);
-		__m256i qx = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), off);
-		__m256i qy = _mm256_loadu_si256((const __m256i *)y[b].q);
-		__m256 p = _mm256_cvtepi32_ps(dot_i8(qx, qy));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), p, acc);
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t nb = n / 32, b = 0;
+	for (; b + 2 <= nb; b += 2, x += 36) {
+		__m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_0_nibbles(x + 2),
+								    _mm256_loadu_si256((const __m256i *)y[b].q)), ones);
+		__m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_0_nibbles(x + 20),
+								    _mm256_loadu_si256((const __m256i *)y[b + 1].q)), ones);
+		p0 = _mm256_add_epi32(p0, _mm256_set1_epi32(y[b].nsum));
+		p1 = _mm256_add_epi32(p1, _mm256_set1_epi32(y[b + 1].nsum));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x + 18) * y[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
 	}
-	return hsum8(acc);
+	for (; b < nb; b++, x += 18) {
+		__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_0_nibbles(x + 2),
+								   _mm256_loadu_si256((const __m256i *)y[b].q)), ones);
+		p = _mm256_add_epi32(p, _mm256_set1_epi32(y[b].nsum));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
 AVX2 static float dot_q45_k_avx2(size_t n, const void *w, const void *a, bool five)
@@ -442,20 +478,140 @@ AVX2 static float dot_q6_k_avx2(size_t n, const void *w, const void *a)
 	return hsum8(acc) - accoff;
 }
 
+
+/* One weight block against four activation vectors: the weight bytes are
+ * loaded (and for Q4_0 unpacked) once; four independent accumulators. The
+ * per-block integer sums are those of the one-vector kernels. */
+#define DOT4_BODY(BYTES, PREP, PAIR)                                                        \
+	const uint8_t *x = w;                                                                      \
+	const struct act_q8_0 *y0 = a[0], *y1 = a[1], *y2 = a[2], *y3 = a[3];                     \
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),      \
+	       s3 = _mm256_setzero_ps();                                                           \
+	for (size_t b = 0; b < n / 32; b++, x += (BYTES)) {                                        \
+		PREP;                                                                              \
+		__m256 dx = _mm256_set1_ps(f16s(x));                                               \
+		s0 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y0[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y0)), s0);                             \
+		s1 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y1[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y1)), s1);                             \
+		s2 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y2[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y2)), s2);                             \
+		s3 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y3[b].d)),                   \
+				     _mm256_cvtepi32_ps(PAIR(y3)), s3);                             \
+	}                                                                                          \
+	out[0] = hsum8(s0);                                                                        \
+	out[1] = hsum8(s1);                                                                        \
+	out[2] = hsum8(s2);                                                                        \
+	out[3] = hsum8(s3)
+
+#define YQ(y) _mm256_loadu_si256((const __m256i *)(y)[b].q)
+#define Q8_PAIR_AVX2(y) _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(YQ(y), qx)), ones)
+#define Q4_PAIR_AVX2(y) \
+	_mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, YQ(y)), ones), _mm256_set1_epi32((y)[b].nsum))
+
+AVX2 static void dot4_q8_0_avx2(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	DOT4_BODY(34,
+		  __m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2)); __m256i ax = _mm256_sign_epi8(qx, qx),
+		  Q8_PAIR_AVX2);
+}
+
+AVX2 static void dot4_q4_0_avx2(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	DOT4_BODY(18, __m256i u = q4_0_nibbles(x + 2), Q4_PAIR_AVX2);
+}
+
 static const struct quant_kernel avx2[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, "avx2"},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, "avx2"},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, "avx2"},
-	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, "avx2"},
-	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, "avx2"},
-	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, "avx2"},
-	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k_avx2, "avx2"},
-	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k_avx2, "avx2"},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, NULL, "avx2"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, NULL, "avx2"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, NULL, "avx2"},
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, dot4_q8_0_avx2, "avx2"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, dot4_q4_0_avx2, "avx2"},
+	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, NULL, "avx2"},
+	[TENSOR_Q5_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q5_k_avx2, NULL, "avx2"},
+	[TENSOR_Q6_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q6_k_avx2, NULL, "avx2"},
+};
+
+/* ---- AVX-512 VNNI (256-bit, EVEX) kernels for the 32-element block types ----
+ * vpdpbusd multiplies unsigned by signed bytes and adds each group of four
+ * products into an int32 lane in one instruction, replacing maddubs + madd. */
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+
+VNNI static float dot_q8_0_vnni(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t nb = n / 32, b = 0;
+	for (; b + 2 <= nb; b += 2, x += 68) {
+		__m256i x0 = _mm256_loadu_si256((const __m256i *)(x + 2));
+		__m256i x1 = _mm256_loadu_si256((const __m256i *)(x + 36));
+		__m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x0),
+						 _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[b].q), x0));
+		__m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x1),
+						 _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[b + 1].q), x1));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x + 34) * y[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+	}
+	for (; b < nb; b++, x += 34) {
+		__m256i x0 = _mm256_loadu_si256((const __m256i *)(x + 2));
+		__m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x0),
+						_mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[b].q), x0));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+/* As dot_q4_0_avx2, with each block's lanes starting from -sum(q). */
+VNNI static float dot_q4_0_vnni(size_t n, const void *w, const void *a)
+{
+	const uint8_t *x = w;
+	const struct act_q8_0 *y = a;
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t nb = n / 32, b = 0;
+	for (; b + 2 <= nb; b += 2, x += 36) {
+		__m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(y[b].nsum), q4_0_nibbles(x + 2),
+						 _mm256_loadu_si256((const __m256i *)y[b].q));
+		__m256i p1 = _mm256_dpbusd_epi32(_mm256_set1_epi32(y[b + 1].nsum), q4_0_nibbles(x + 20),
+						 _mm256_loadu_si256((const __m256i *)y[b + 1].q));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x + 18) * y[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+	}
+	for (; b < nb; b++, x += 18) {
+		__m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(y[b].nsum), q4_0_nibbles(x + 2),
+						_mm256_loadu_si256((const __m256i *)y[b].q));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16s(x) * y[b].d), _mm256_cvtepi32_ps(p), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+
+#define Q8_PAIR_VNNI(y) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, _mm256_sign_epi8(YQ(y), qx))
+#define Q4_PAIR_VNNI(y) _mm256_dpbusd_epi32(_mm256_set1_epi32((y)[b].nsum), u, YQ(y))
+
+VNNI static void dot4_q8_0_vnni(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	DOT4_BODY(34,
+		  __m256i qx = _mm256_loadu_si256((const __m256i *)(x + 2)); __m256i ax = _mm256_abs_epi8(qx),
+		  Q8_PAIR_VNNI);
+}
+
+VNNI static void dot4_q4_0_vnni(size_t n, const void *w, const void *const a[4], float out[4])
+{
+	DOT4_BODY(18, __m256i u = q4_0_nibbles(x + 2), Q4_PAIR_VNNI);
+}
+
+/* Types without a VNNI kernel use the AVX2 one. */
+static const struct quant_kernel vnni[TENSOR__MAX] = {
+	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_vnni, dot4_q8_0_vnni, "avx512vnni"},
+	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_vnni, dot4_q4_0_vnni, "avx512vnni"},
 };
 #endif
 
-static bool have_avx2;
-static bool force_scalar;
+static bool have_avx2, have_vnni;
+static bool force_scalar, no_vnni;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void detect(void)
@@ -467,9 +623,21 @@ static void detect(void)
 	unsigned a, b, c, d;
 	bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 	have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+	/* AVX-512 VNNI with 256-bit (VL) forms: cpuid leaf 7 (EBX 16 AVX512F,
+	 * EBX 31 AVX512VL, ECX 11 AVX512_VNNI), and the OS saving the opmask
+	 * and upper ZMM state (XCR0 bits 1, 2, 5, 6, 7) behind OSXSAVE. */
+	bool osxsave = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27));
+	if (have_avx2 && osxsave && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 16)) &&
+	    (b & (1u << 31)) && (c & (1u << 11))) {
+		unsigned lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		have_vnni = (lo & 0xE6) == 0xE6;
+	}
 #endif
 	const char *s = getenv("ATELIER_ENGINE_SCALAR");
 	force_scalar = s && s[0] == '1';
+	s = getenv("ATELIER_ENGINE_NO_VNNI");
+	no_vnni = s && s[0] == '1';
 }
 
 const struct quant_kernel *quant_kernel_scalar(uint32_t t)
@@ -487,9 +655,23 @@ const struct quant_kernel *quant_kernel_avx2(uint32_t t)
 	return NULL;
 }
 
+const struct quant_kernel *quant_kernel_vnni(uint32_t t)
+{
+	pthread_once(&once, detect);
+#ifdef QUANT_X86
+	if (have_vnni && t < TENSOR__MAX && vnni[t].dot)
+		return &vnni[t];
+#endif
+	return NULL;
+}
+
 const struct quant_kernel *quant_kernel(uint32_t t)
 {
 	pthread_once(&once, detect);
-	const struct quant_kernel *k = force_scalar ? NULL : quant_kernel_avx2(t);
+	if (force_scalar)
+		return quant_kernel_scalar(t);
+	const struct quant_kernel *k = no_vnni ? NULL : quant_kernel_vnni(t);
+	if (!k)
+		k = quant_kernel_avx2(t);
 	return k ? k : quant_kernel_scalar(t);
 }

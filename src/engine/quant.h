@@ -28,12 +28,17 @@ enum quant_act { QUANT_ACT_F32, QUANT_ACT_Q8_0, QUANT_ACT_Q8_K };
 typedef float (*quant_dot_fn)(size_t n, const void *w, const void *a);
 /* Convert n float activations into the activation form (out: quant_act_bytes). */
 typedef void (*quant_act_fn)(const float *x, void *out, size_t n);
+/* Four dot products of one weight row with four activation vectors:
+ * out[i] = dot(n, w, a[i]). The row's blocks are unpacked once for all four,
+ * which is what batched prompts and batched sequences need. */
+typedef void (*quant_dot4_fn)(size_t n, const void *w, const void *const a[4], float out[4]);
 
 struct quant_kernel {
 	enum quant_act act;
 	quant_act_fn to_act;
 	quant_dot_fn dot;
-	const char *isa; /* "scalar" or "avx2" */
+	quant_dot4_fn dot4; /* NULL: call dot four times */
+	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
 };
 
 /* The best kernel this CPU runs for weights of type t (enum tensor_type), or
@@ -45,6 +50,9 @@ const struct quant_kernel *quant_kernel(uint32_t t);
  * AVX2/FMA/F16C or the type has none). For tests and benchmarks. */
 const struct quant_kernel *quant_kernel_scalar(uint32_t t);
 const struct quant_kernel *quant_kernel_avx2(uint32_t t);
+/* The AVX-512 VNNI kernel (Q8_0 and Q4_0 only; NULL otherwise or when the
+ * CPU or OS lacks it). quant_kernel() prefers it unless ATELIER_ENGINE_NO_VNNI=1. */
+const struct quant_kernel *quant_kernel_vnni(uint32_t t);
 
 /* Bytes of n activations in form act (n a multiple of that form's block). */
 size_t quant_act_bytes(enum quant_act act, size_t n);

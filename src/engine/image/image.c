@@ -158,6 +158,12 @@ static int parse_arch(const char *js, struct unet_config *uc, struct textenc_con
 		rc = err_set(e, ERR_CORRUPT, "arch", "timesteps %d out of range", *T);
 		goto out;
 	}
+	json_t *pooled = json_object_get(o, "pooled_text");
+	if (pooled && !json_is_boolean(pooled)) {
+		rc = err_set(e, ERR_CORRUPT, "arch", "metadata atelier.arch: 'pooled_text' must be true or false");
+		goto out;
+	}
+	uc->pooled_text = json_is_true(pooled);
 	uc->levels = n1;
 	uc->ctx_dim = tc->dim;
 	uc->ctx_len = tc->max_tokens;

@@ -64,6 +64,7 @@ struct unet {
 	struct imgk *k;
 	const float *t1_w, *t1_b; /* [time_dim, time_sin_dim], [time_dim] */
 	const float *t2_w, *t2_b; /* [time_dim, time_dim], [time_dim] */
+	const float *pool_w, *pool_b; /* [time_dim, ctx_dim], [time_dim], or NULL */
 	const float *cin_w, *cin_b; /* [ch0, in_channels, 3, 3], [ch0] */
 	struct level down[UNET_MAX_LEVELS], up[UNET_MAX_LEVELS]; /* up[0] is the deepest */
 	struct resblock mid1, mid2;
@@ -81,6 +82,7 @@ struct unet {
 	float *scores;                      /* [n*max(n, ctx_len)] */
 	float *lnscr;                       /* [2n] */
 	float *temb, *temb_act, *tproj, *tsin; /* [time_dim] x2, [max ch], [time_sin_dim] */
+	float *pooled, *pproj;                 /* [ctx_dim], [time_dim] */
 	size_t act_max, col_max, tok_max, ff_max, sc_max, bytes;
 	/* timing */
 	struct unet_times times;
@@ -237,6 +239,10 @@ static int build(struct unet *u, struct builder *b)
 	TRY(W(b, &u->t1_b, "unet.time_lin1", "bias", 1, T, 0, 0, 0));
 	TRY(W(b, &u->t2_w, "unet.time_lin2", "weight", 2, T, T, 0, 0));
 	TRY(W(b, &u->t2_b, "unet.time_lin2", "bias", 1, T, 0, 0, 0));
+	if (c->pooled_text) {
+		TRY(W(b, &u->pool_w, "unet.pool_proj", "weight", 2, T, c->ctx_dim, 0, 0));
+		TRY(W(b, &u->pool_b, "unet.pool_proj", "bias", 1, T, 0, 0, 0));
+	}
 	TRY(W(b, &u->cin_w, "unet.conv_in", "weight", 4, c->channels, c->in_channels, 3, 3));
 	TRY(W(b, &u->cin_b, "unet.conv_in", "bias", 1, c->channels, 0, 0, 0));
 	u->flops.conv += 2.0 * S * S * 9 * c->in_channels * c->channels;
@@ -380,8 +386,11 @@ int unet_new(struct unet **out, const struct unet_config *cfg, struct unet_wsrc 
 	u->temb_act = alloc_f(u, (size_t)cfg->time_dim);
 	u->tproj = alloc_f(u, (size_t)maxch);
 	u->tsin = alloc_f(u, (size_t)cfg->time_sin_dim);
+	u->pooled = alloc_f(u, (size_t)cfg->ctx_dim);
+	u->pproj = alloc_f(u, (size_t)cfg->time_dim);
 	if (!u->h || !u->h2 || !u->t1 || !u->t2 || !u->col || !u->xa || !u->xb || !u->xq || !u->xk || !u->xv ||
-	    !u->xo || !u->ff || !u->scores || !u->lnscr || !u->temb || !u->temb_act || !u->tproj || !u->tsin) {
+	    !u->xo || !u->ff || !u->scores || !u->lnscr || !u->temb || !u->temb_act || !u->tproj || !u->tsin ||
+	    !u->pooled || !u->pproj) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory for %zu MB of activations", u->bytes >> 20);
 		goto out;
 	}
@@ -405,7 +414,7 @@ void unet_free(struct unet *u)
 	for (int s = 0; s < u->nskip; s++)
 		free(u->skip[s]);
 	float *bufs[] = {u->h, u->h2, u->t1, u->t2, u->col, u->xa, u->xb, u->xq, u->xk, u->xv, u->xo, u->ff,
-			 u->scores, u->lnscr, u->temb, u->temb_act, u->tproj, u->tsin};
+			 u->scores, u->lnscr, u->temb, u->temb_act, u->tproj, u->tsin, u->pooled, u->pproj};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		free(bufs[i]);
 	free(u);
@@ -536,6 +545,18 @@ void unet_forward(struct unet *u, const float *x, float t, const float *ctx, flo
 	for (int i = 0; i < T; i++)
 		u->temb[i] = imgk_silu(u->temb[i] + u->t1_b[i]);
 	imgk_gemm(u->k, T, 1, T, u->t2_w, T, 1, u->temb, 1, 1, u->temb_act, 1, 0);
+	if (c->pooled_text) {
+		/* + pool_proj(mean over the caption's positions of its encoding [ctx_dim, ctx_len]) */
+		for (int d = 0; d < c->ctx_dim; d++) {
+			float s = 0;
+			for (int j = 0; j < c->ctx_len; j++)
+				s += ctx[(size_t)d * c->ctx_len + j];
+			u->pooled[d] = s / (float)c->ctx_len;
+		}
+		imgk_gemm(u->k, T, 1, c->ctx_dim, u->pool_w, c->ctx_dim, 1, u->pooled, 1, 1, u->pproj, 1, 0);
+		for (int i = 0; i < T; i++)
+			u->temb_act[i] += u->pproj[i] + u->pool_b[i];
+	}
 	for (int i = 0; i < T; i++)
 		u->temb_act[i] = imgk_silu(u->temb_act[i] + u->t2_b[i]); /* every ResBlock applies SiLU first */
 	u->times.other += now() - t0;

@@ -42,6 +42,8 @@ struct unet_config {
 	int time_dim;        /* timestep embedding width */
 	int ctx_dim;         /* text encoding width */
 	int ctx_len;         /* text encoding length (tokens) */
+	int pooled_text;     /* 1: the mean of the text encoding, projected, joins the timestep
+	                      * embedding, so every ResBlock sees the caption (unet.pool_proj) */
 	float gn_eps, ln_eps;
 };
 

@@ -564,7 +564,22 @@ static void mm_worker(void *ctx, int ith, int nth)
 			for (size_t r = r0; r < r1; r++) {
 				const void *row = base + r * w->row_bytes;
 				float b = j->bias ? j->bias[r] : 0.0f;
-				for (size_t t = t0; t < t1; t++) {
+				size_t t = t0;
+				if (w->k->dot4) {
+					/* four tokens per pass over the row's blocks */
+					for (; t + 4 <= t1; t += 4) {
+						const void *a[4];
+						float o[4];
+						for (int q = 0; q < 4; q++) {
+							size_t ai = j->rows_in ? (size_t)j->rows_in[t + q] : t + q;
+							a[q] = j->act + ai * j->act_stride;
+						}
+						w->k->dot4(w->n_in, row, a, o);
+						for (int q = 0; q < 4; q++)
+							j->out[(t + q) * j->out_stride + r] = o[q] + b;
+					}
+				}
+				for (; t < t1; t++) {
 					size_t ai = j->rows_in ? (size_t)j->rows_in[t] : t;
 					j->out[t * j->out_stride + r] =
 						w->k->dot(w->n_in, row, j->act + ai * j->act_stride) + b;

@@ -66,12 +66,15 @@ static void random_row(uint32_t t, uint8_t *w, size_t n)
 static const uint32_t types[] = {TENSOR_F32, TENSOR_F16, TENSOR_BF16, TENSOR_Q8_0, TENSOR_Q4_0,
 				 TENSOR_Q4_K, TENSOR_Q5_K, TENSOR_Q6_K};
 
-static void check_type(uint32_t t, bool simd)
+static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 {
-	enum { N = 1024 };
-	static uint8_t w[N * 4];
-	static float x[N], wf[N];
-	static uint8_t act[N * 8];
+	enum { NMAX = 2048 };
+	static uint8_t w[NMAX * 4];
+	static float x[NMAX], wf[NMAX];
+	static uint8_t act[NMAX * 8];
+	/* 33 blocks of 32 for the 32-element types: an odd count reaches the
+	 * SIMD kernels' one-block tail as well as their two-block loop */
+	const int N = t == TENSOR_Q4_K || t == TENSOR_Q5_K || t == TENSOR_Q6_K ? 1024 : 1056;
 	for (int trial = 0; trial < 20; trial++) {
 		random_row(t, w, N);
 		for (int i = 0; i < N; i++)
@@ -81,14 +84,31 @@ static void check_type(uint32_t t, bool simd)
 		ks->to_act(x, act, N);
 		float ref = ks->dot(N, w, act);
 		if (simd) {
-			const struct quant_kernel *kv = quant_kernel_avx2(t);
-			if (!kv) /* no AVX2 on this CPU: nothing to compare, and nothing counted */
+			const struct quant_kernel *kv = simd(t);
+			if (!kv) /* no such kernel (CPU or type): nothing to compare */
 				return;
 			assert_int_equal(kv->act, ks->act);
 			float got = kv->dot(N, w, act);
 			float tol = 1e-4f * fmaxf(1.0f, fabsf(ref));
 			if (fabsf(got - ref) > tol)
-				fail_msg("%s avx2 %g vs scalar %g", tensor_type_name(t), got, ref);
+				fail_msg("%s %s %g vs scalar %g", tensor_type_name(t), kv->isa, got, ref);
+			if (kv->dot4) {
+				/* four activation vectors: this one and three others */
+				static uint8_t act4[3][NMAX * 8];
+				const void *a4[4] = {act, act4[0], act4[1], act4[2]};
+				float ref4[4] = {ref}, got4[4];
+				for (int v = 0; v < 3; v++) {
+					for (int i = 0; i < N; i++)
+						x[i] = frand();
+					ks->to_act(x, act4[v], N);
+					ref4[v + 1] = ks->dot(N, w, act4[v]);
+				}
+				kv->dot4(N, w, a4, got4);
+				for (int v = 0; v < 4; v++)
+					if (fabsf(got4[v] - ref4[v]) > 1e-4f * fmaxf(1.0f, fabsf(ref4[v])))
+						fail_msg("%s %s dot4[%d] %g vs scalar %g", tensor_type_name(t), kv->isa, v,
+							 got4[v], ref4[v]);
+			}
 		} else {
 			/* Scalar kernel against dequantized weights times float activations:
 			 * only activation rounding separates them. */
@@ -108,7 +128,7 @@ static void check_type(uint32_t t, bool simd)
 static void test_scalar_matches_dequant(void **state)
 {
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-		check_type(types[i], false);
+		check_type(types[i], NULL);
 }
 
 static void test_avx2_matches_scalar(void **state)
@@ -116,7 +136,17 @@ static void test_avx2_matches_scalar(void **state)
 	if (!quant_kernel_avx2(TENSOR_Q8_0))
 		skip();
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-		check_type(types[i], true);
+		check_type(types[i], quant_kernel_avx2);
+}
+
+static void test_vnni_matches_scalar(void **state)
+{
+	if (!quant_kernel_vnni(TENSOR_Q8_0))
+		skip();
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		check_type(types[i], quant_kernel_vnni);
+	/* the kernel the engine picks on this CPU is the VNNI one */
+	assert_string_equal(quant_kernel(TENSOR_Q4_0)->isa, "avx512vnni");
 }
 
 static void test_f16_roundtrip(void **state)
@@ -161,6 +191,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalar_matches_dequant),
 		cmocka_unit_test(test_avx2_matches_scalar),
+		cmocka_unit_test(test_vnni_matches_scalar),
 		cmocka_unit_test(test_f16_roundtrip),
 		cmocka_unit_test(test_q8_0_known_block),
 		cmocka_unit_test(test_unsupported_kernels),

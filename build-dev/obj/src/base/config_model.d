@@ -1,4 +1,0 @@
-build-dev/obj/src/base/config_model.o: src/base/config_model.c \
- src/base/config.h src/base/err.h
-src/base/config.h:
-src/base/err.h:

@@ -1,3 +1,0 @@
-build-dev/obj/src/service/device.o: src/service/device.c \
- src/service/device.h
-src/service/device.h:

@@ -1,7 +1,0 @@
-build-dev/obj/src/store/billing.o: src/store/billing.c src/store/store.h \
- src/base/buf.h src/store/db.h src/base/err.h src/base/timeutil.h
-src/store/store.h:
-src/base/buf.h:
-src/store/db.h:
-src/base/err.h:
-src/base/timeutil.h:
