@@ -21,6 +21,7 @@
 #include "service/accounts.h"
 #include "service/app.h"
 #include "service/credits.h"
+#include "service/imagejobs.h"
 #include "service/mail.h"
 #include "service/privacy.h"
 #include "service/retention.h"
@@ -188,6 +189,11 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "atelier: %s\n", e.msg);
 		goto out;
 	}
+	/* image models load now; their workers take up jobs a crash left behind */
+	if ((rc = imagejobs_start(&app.images, &app, &e))) {
+		fprintf(stderr, "atelier: %s\n", e.msg);
+		goto out;
+	}
 
 	const struct route *tables[32];
 	size_t nt = api_tables(tables, 32, cfg.server.debug_routes);
@@ -241,6 +247,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	http_server_stop(server, 0);
 	retention_stop(sweeper);
+	imagejobs_stop(app.images);
 	textmodels_stop(app.text);
 	privacy_stop(app.privacy);
 	mail_stop(app.mail);

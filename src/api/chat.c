@@ -30,6 +30,7 @@
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
 #include "service/credits.h"
+#include "service/imagejobs.h"
 #include "service/textmodels.h"
 #include "service/usage.h"
 
@@ -491,6 +492,21 @@ static void models(struct http_request *req, struct http_response *res, void *ct
 			json_object_set_new(x, "context_length", json_integer(textgen_n_ctx(m->gen)));
 		if (!up)
 			json_object_set_new(x, "unavailable_reason", json_string(why));
+		json_array_append_new(data, x);
+	}
+	/* image models (GEN-8): their one size and their prices */
+	for (int i = 0; i < imagejobs_count(app->images); i++) {
+		const struct imagemodel *m = imagejobs_model(app->images, i);
+		char size[32], pi[32], ps[32];
+		snprintf(size, sizeof size, "%dx%d", m->size, m->size);
+		snprintf(pi, sizeof pi, "%" PRId64, m->cfg.price_image);
+		snprintf(ps, sizeof ps, "%" PRId64, m->cfg.price_step);
+		json_t *x = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:b, s:[s], s:{s:s, s:s, s:i}}", "id", m->cfg.name,
+				      "object", "model", "created", (json_int_t)app->started_at, "owned_by", "atelier",
+				      "kind", "image", "backend", m->cfg.backend, "available", m->available, "sizes", size,
+				      "pricing", "image", pi, "step_beyond_base", ps, "base_steps", IMAGEJOBS_BASE_STEPS);
+		if (!m->available)
+			json_object_set_new(x, "unavailable_reason", json_string(m->reason));
 		json_array_append_new(data, x);
 	}
 	http_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));

@@ -223,10 +223,16 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 		    "<th>Data</th><th>Kept</th></tr></thead><tbody>\n");
 	char d[48];
 	row(b, "Account data", "while your account is active; erased at once when you delete it", NULL);
-	row(b, "Generated images",
-	    !strcmp(c->retention.images, "ephemeral") ? "not kept unless you choose to keep one; kept ones until you delete them"
-						       : "until you delete them (or your account)",
-	    NULL);
+	if (!strcmp(c->retention.images, "ephemeral")) {
+		char eph[160];
+		human_duration(d, sizeof d, c->retention.image_links);
+		snprintf(eph, sizeof eph,
+			 "not kept unless you choose to keep one (an image you receive as a link is held until the link "
+			 "expires, %s); kept ones until you delete them", d);
+		row(b, "Generated images", eph, NULL);
+	} else {
+		row(b, "Generated images", "until you delete them (or your account)", NULL);
+	}
 	human_duration(d, sizeof d, c->retention.usage_logs);
 	row(b, "API usage logs", d, NULL);
 	human_duration(d, sizeof d, c->retention.billing);
@@ -257,8 +263,9 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 		    "guardian's consent, and a parent or guardian may ask us to delete a child's data. Content is safe for "
 		    "all ages by default; mature content needs a verification request, proof of being 18 or older, and "
 		    "approval by our staff.</p>\n"
-		    "<h2 id=\"ai\">AI content</h2><p>You own what you generate. Generated images are checked by an automated "
-		    "moderation model before they are returned or stored; its analysis is never stored, only its decision. "
+		    "<h2 id=\"ai\">AI content</h2><p>You own what you generate: nobody else, our staff included, can see your "
+		    "images, except an administrator with a recorded reason, and every such access is logged. Automated "
+		    "moderation of generated images is not yet in service on this server. "
 		    "Your prompts and outputs are never used for training unless you opt in.</p>\n"
 		    "<h2 id=\"security\">Security</h2><p>");
 	buf_puts(b, c->server.tls_cert[0] ? "Traffic is encrypted with TLS by this server itself. "

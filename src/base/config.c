@@ -79,6 +79,7 @@ static const struct key keys[] = {
 	{"retention", "audit", K_DURATION, N(retention, audit), "1y", 86400, 100LL * 365 * 86400, NULL, false},
 	{"retention", "webhook_events", K_DURATION, N(retention, webhook_events), "90d", 86400, 10LL * 365 * 86400, NULL, false},
 	{"retention", "sweep_interval", K_DURATION, N(retention, sweep_interval), "1h", 1, 86400, NULL, false},
+	{"retention", "image_links", K_DURATION, N(retention, image_links), "1h", 1, 7LL * 86400, NULL, false},
 	{"retention", "images", K_ENUM, S(retention, images), "until_deleted", 0, 0, "until_deleted|ephemeral", false},
 	{"credits", "signup_grant", K_CREDITS, N(credits, signup_grant), "10", 0, 1000000LL * 1000000, NULL, false},
 	{"credits", "hold_max_age", K_DURATION, N(credits, hold_max_age), "1h", 60, 7 * 86400, NULL, false},

@@ -42,6 +42,7 @@ struct config_model {
 	int64_t price_image;       /* per image (at the model's base size and steps) */
 	int64_t price_step;        /* per image per sampling step beyond the base */
 	int64_t price_audio_second;
+	int64_t size;              /* image: pixels per side offered (openai; builtin: the model's own) */
 	char description[CONFIG_STR];
 };
 
@@ -115,6 +116,7 @@ struct config {
 	struct {
 		int64_t usage_logs, billing, sessions, tickets, exports, mail_outbox, audit, webhook_events;
 		char images[16];                /* until_deleted | ephemeral */
+		int64_t image_links;            /* seconds an image's signed link works; ephemeral images live as long */
 		int64_t sweep_interval;         /* seconds between sweeper passes */
 	} retention;
 	struct config_subprocessor {

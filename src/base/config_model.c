@@ -42,6 +42,7 @@ static const struct mkey mkeys[] = {
 	{"price_image", M_CREDITS, MN(price_image), 0, 0, NULL},
 	{"price_step", M_CREDITS, MN(price_step), 0, 0, NULL},
 	{"price_audio_second", M_CREDITS, MN(price_audio_second), 0, 0, NULL},
+	{"size", M_INT, MN(size), 0, 8192, NULL},
 };
 
 int config_parse_credits(const char *s, int64_t *out)

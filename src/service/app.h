@@ -15,6 +15,7 @@ struct router;
 struct mail_sender;
 struct textmodels;
 struct privacy_worker;
+struct imagejobs;
 
 struct app {
 	const struct config *cfg;
@@ -26,6 +27,7 @@ struct app {
 	int64_t started_at;
 	const struct router *router; /* for /metrics and /openapi.json */
 	struct textmodels *text;     /* text models and their schedulers (service/textmodels.h) */
+	struct imagejobs *images;    /* image models, their job workers (service/imagejobs.h) */
 };
 
 #endif

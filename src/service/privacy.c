@@ -41,6 +41,7 @@
 #include "base/timeutil.h"
 #include "service/accounts_int.h"
 #include "service/backup.h"
+#include "service/imagejobs.h"
 #include "service/mail.h"
 #include "service/password.h"
 #include "service/receipt.h"
@@ -274,8 +275,9 @@ int privacy_export_build(struct app *app, const char *user_id, struct buf *zip, 
 {
 	size_t nt;
 	const struct store_privacy_table *tabs = store_privacy_tables(&nt);
-	struct zfile files[64];
-	size_t nf = 0;
+	struct zfile files[64], *pics = NULL;
+	size_t nf = 0, npics = 0;
+	json_t *pic_ids = json_array();
 	int rc = ERR_OK;
 	json_t *manifest = json_pack("{s:s, s:i, s:i, s:s, s:I, s:[]}", "format", "atelier-export", "schema_version", 1,
 				     "database_schema", db_schema_version(app->db), "account", user_id,
@@ -294,6 +296,11 @@ int privacy_export_build(struct app *app, const char *user_id, struct buf *zip, 
 			continue;
 		struct xb x = {app, c, user_id, json_array(), t};
 		rc = store_privacy_rows(c, t, user_id, export_row, &x);
+		if (rc == ERR_OK && !strcmp(t->table, "images")) {
+			size_t k;
+			json_t *row;
+			json_array_foreach(x.rows, k, row) json_array_append(pic_ids, json_object_get(row, "id"));
+		}
 		if (rc == ERR_OK) {
 			char path[96];
 			snprintf(path, sizeof path, "data/%s.json", t->category);
@@ -342,6 +349,26 @@ int privacy_export_build(struct app *app, const char *user_id, struct buf *zip, 
 	c = NULL;
 	if (rc)
 		goto out;
+	/* each picture as images/ID.png, opened from its sealed form */
+	if (json_array_size(pic_ids) && !(pics = calloc(json_array_size(pic_ids), sizeof *pics))) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < json_array_size(pic_ids); k++) {
+		const char *pid = json_string_value(json_array_get(pic_ids, k));
+		struct buf png;
+		buf_init(&png, 64u << 20);
+		if (!pid || gallery_get(app, user_id, pid, NULL, &png) != ERR_OK) {
+			buf_free(&png);
+			continue;
+		}
+		struct zfile *z = &pics[npics++];
+		snprintf(z->path, sizeof z->path, "images/%.40s.png", pid);
+		z->data = png.data;
+		z->len = png.len;
+	}
+	if (npics)
+		buf_puts(&readme, "images/ID.png                    each generated image, as the PNG you were given\n");
 	buf_puts(&readme,
 		 "\nBilling receipts and purchase entries of the ledger are kept for the billing\n"
 		 "retention period even after you delete your account, with your identity\n"
@@ -371,9 +398,10 @@ int privacy_export_build(struct app *app, const char *user_id, struct buf *zip, 
 		goto out;
 	}
 	zip_source_keep(src);
-	for (size_t i = 0; i < nf && rc == ERR_OK; i++) {
-		zip_source_t *fs = zip_source_buffer(za, files[i].data, files[i].len, 0);
-		if (!fs || zip_file_add(za, files[i].path, fs, ZIP_FL_ENC_UTF_8) < 0) {
+	for (size_t i = 0; i < nf + npics && rc == ERR_OK; i++) {
+		struct zfile *f = i < nf ? &files[i] : &pics[i - nf];
+		zip_source_t *fs = zip_source_buffer(za, f->data, f->len, 0);
+		if (!fs || zip_file_add(za, f->path, fs, ZIP_FL_ENC_UTF_8) < 0) {
 			if (fs)
 				zip_source_free(fs);
 			rc = ERR_NOMEM;
@@ -412,6 +440,12 @@ out:
 		crypto_wipe(files[i].data, files[i].len);
 		free(files[i].data);
 	}
+	for (size_t i = 0; i < npics; i++) {
+		crypto_wipe(pics[i].data, pics[i].len);
+		free(pics[i].data);
+	}
+	free(pics);
+	json_decref(pic_ids);
 	buf_free(&readme);
 	if (rc == ERR_OK && manifest_out)
 		*manifest_out = json_incref(manifest);

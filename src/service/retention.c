@@ -28,6 +28,8 @@ int retention_run(struct app *app, bool dry_run, struct retention_item *items, s
 		{"audit", c->retention.audit},
 		{"billing", c->retention.billing},
 		{"sessions", c->retention.sessions},
+		{"images_expired", 0},
+		{"image_jobs", 86400},
 	};
 	*n = 0;
 	int64_t now = time_now();

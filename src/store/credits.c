@@ -132,7 +132,11 @@ int store_holds_stale(struct db_conn *c, int64_t before, int64_t *ids, size_t ma
 {
 	struct db_stmt *s;
 	*n = 0;
-	int rc = db_prepare(c, "SELECT ledger_id FROM credit_holds WHERE state = 'open' AND created_at < ? ORDER BY ledger_id LIMIT ?", &s);
+	int rc = db_prepare(c, "SELECT ledger_id FROM credit_holds WHERE state = 'open' AND created_at < ?"
+			    /* a queued or running image job still owns its hold: it
+			     * runs after a restart and settles then (PAY-5) */
+			    " AND ledger_id NOT IN (SELECT hold_id FROM image_jobs WHERE state IN ('queued', 'running'))"
+			    " ORDER BY ledger_id LIMIT ?", &s);
 	if (rc)
 		return rc;
 	db_bind_int(s, 1, before);

@@ -88,6 +88,21 @@ static const struct store_privacy_table tables[] = {
 	 {NULL}, "SELECT COUNT(*) FROM privacy_requests WHERE user_id = ?1",
 	 "UPDATE privacy_requests SET user_id = NULL WHERE user_id = ?1", ERASE_DETACH,
 	 "privacy requests about your account and how they were answered"},
+	{"images", "owner,end_user", "images",
+	 "SELECT json_object('id', id, 'file', 'images/' || id || '.png', 'model', model, 'seed', seed, 'width', width,"
+	 " 'height', height, 'steps', steps, 'guidance', guidance, 'sampler', sampler, 'strength', strength,"
+	 " 'kept', json(CASE kept WHEN 1 THEN 'true' ELSE 'false' END), 'expires_at', expires_at, 'created_at', created_at,"
+	 " 'job', job_id), prompt_sealed, negative_sealed FROM images WHERE owner = ?1 ORDER BY seq",
+	 {"image.prompt", "image.negative_prompt", NULL}, "SELECT COUNT(*) FROM images WHERE owner = ?1",
+	 "DELETE FROM images WHERE owner = ?1", ERASE_DELETE,
+	 "your generated images: prompt, model, seed, size, steps, time; each picture is images/ID.png"},
+	{"image_jobs", "owner,end_user", "image_jobs",
+	 "SELECT json_object('id', id, 'model', model, 'state', state, 'params', json(params), 'error', error,"
+	 " 'created_at', created_at, 'finished_at', finished_at), prompt_sealed, negative_sealed FROM image_jobs"
+	 " WHERE owner = ?1 ORDER BY created_at",
+	 {"image.prompt", "image.negative_prompt", NULL}, "SELECT COUNT(*) FROM image_jobs WHERE owner = ?1",
+	 "DELETE FROM image_jobs WHERE owner = ?1", ERASE_DELETE,
+	 "image generation jobs of the last day (the prompt only while a job waits or runs)"},
 	{"usage", "owner,end_user", "usage",
 	 "SELECT json_object('at', at, 'endpoint', endpoint, 'model', model, 'key_id', key_id, 'end_user_hash', end_user,"
 	 " 'prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens, 'images', images, 'audio_ms', audio_ms,"
@@ -278,6 +293,16 @@ static const struct store_eu_table eu_tables[] = {
 	 " 'latency_ms', latency_ms) FROM usage WHERE owner = ?1 AND end_user = ?2 ORDER BY id",
 	 "SELECT COUNT(*) FROM usage WHERE owner = ?1 AND end_user = ?2",
 	 "DELETE FROM usage WHERE owner = ?1 AND end_user = ?2"},
+	{"images", "images",
+	 "SELECT json_object('id', id, 'model', model, 'seed', seed, 'width', width, 'height', height, 'steps', steps,"
+	 " 'created_at', created_at, 'expires_at', expires_at) FROM images WHERE owner = ?1 AND end_user = ?2 ORDER BY seq",
+	 "SELECT COUNT(*) FROM images WHERE owner = ?1 AND end_user = ?2",
+	 "DELETE FROM images WHERE owner = ?1 AND end_user = ?2"},
+	{"image_jobs", "image_jobs",
+	 "SELECT json_object('id', id, 'model', model, 'state', state, 'created_at', created_at, 'finished_at', finished_at)"
+	 " FROM image_jobs WHERE owner = ?1 AND end_user = ?2 ORDER BY created_at",
+	 "SELECT COUNT(*) FROM image_jobs WHERE owner = ?1 AND end_user = ?2",
+	 "DELETE FROM image_jobs WHERE owner = ?1 AND end_user = ?2"},
 };
 
 const struct store_eu_table *store_eu_tables(size_t *n)

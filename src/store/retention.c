@@ -27,6 +27,14 @@ static const struct category categories[] = {
 	 * long before (idle and absolute timeouts); the rows go after the period */
 	{"sessions", "SELECT COUNT(*) FROM sessions WHERE last_seen < ?",
 	 {"DELETE FROM auth_tokens WHERE expires_at < ?", "DELETE FROM sessions WHERE last_seen < ?"}},
+	/* images made in ephemeral mode ([retention] images) go when their
+	 * link expires, unless the owner kept them (GEN-4); cut-off is now */
+	{"images_expired", "SELECT COUNT(*) FROM images WHERE expires_at IS NOT NULL AND expires_at < ?",
+	 {"DELETE FROM images WHERE expires_at IS NOT NULL AND expires_at < ?", NULL}},
+	/* ended generation jobs: no content (cleared when they end), kept a day
+	 * so the studio can still read how they went */
+	{"image_jobs", "SELECT COUNT(*) FROM image_jobs WHERE state IN ('done', 'failed') AND finished_at < ?",
+	 {"DELETE FROM image_jobs WHERE state IN ('done', 'failed') AND finished_at < ?", NULL}},
 	/* billing records: kept for [retention] billing (tax law), then gone */
 	{"billing", "SELECT COUNT(*) FROM receipts WHERE issued_at < ?",
 	 {"DELETE FROM charges WHERE created_at < ?", "DELETE FROM receipts WHERE issued_at < ?"}},

@@ -37,6 +37,7 @@ struct image_model {
 	float *ac;         /* [T] alphas_cumprod */
 	float *ctx_c, *ctx_u; /* [ctx_dim, ctx_len] */
 	float *x, *eps, *eps_u, *noise; /* [3, S, S] each */
+	float *noise0;                  /* [3, S, S] the first draw, kept for masked image to image */
 	int *ids;          /* [ctx_len] */
 	int *ts;           /* [IMAGE_MAX_STEPS] */
 };
@@ -235,9 +236,10 @@ int image_model_open(struct image_model **out, const char *path, int threads, st
 	m->eps = malloc(sizeof(float) * px);
 	m->eps_u = malloc(sizeof(float) * px);
 	m->noise = malloc(sizeof(float) * px);
+	m->noise0 = malloc(sizeof(float) * px);
 	m->ids = malloc(sizeof(int) * (size_t)m->ctx_len);
 	m->ts = malloc(sizeof(int) * IMAGE_MAX_STEPS);
-	if (!m->ac || !m->ctx_c || !m->ctx_u || !m->x || !m->eps || !m->eps_u || !m->noise || !m->ids || !m->ts) {
+	if (!m->ac || !m->ctx_c || !m->ctx_u || !m->x || !m->eps || !m->eps_u || !m->noise || !m->noise0 || !m->ids || !m->ts) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
@@ -287,6 +289,7 @@ void image_model_free(struct image_model *m)
 	free(m->eps);
 	free(m->eps_u);
 	free(m->noise);
+	free(m->noise0);
 	free(m->ids);
 	free(m->ts);
 	free(m);
@@ -343,6 +346,8 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 		return err_set(e, ERR_INVALID, "sampler", "unknown sampler");
 	if (p->init_rgb && !(p->strength > 0.0f && p->strength <= 1.0f))
 		return err_set(e, ERR_INVALID, "strength", "strength must be in (0, 1]");
+	if (p->mask && !p->init_rgb)
+		return err_set(e, ERR_INVALID, "mask", "a mask needs an init image");
 	int S = m->size, L = m->ctx_len;
 	int n = 3 * S * S, steps = p->steps;
 	struct sched_rng rng;
@@ -360,6 +365,8 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 		memcpy(m->noise, p->init_noise, sizeof(float) * (size_t)n);
 	else
 		sched_rng_normal(&rng, m->noise, n);
+	if (p->mask)
+		memcpy(m->noise0, m->noise, sizeof(float) * (size_t)n);
 	int start = 0;
 	if (p->init_rgb) {
 		start = steps - (int)lroundf(p->strength * (float)steps);
@@ -406,6 +413,20 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 			for (int j = 0; j < n; j++)
 				m->x[j] = scale * (m->eps_u[j] + fa * m->eps[j] + fu * m->noise[j]);
 		}
+		if (p->mask) {
+			/* outside the mask the sample is the init picture noised to the
+			 * next timestep (exactly the picture after the last step) */
+			float pa = sqrtf(an), pb = sqrtf(1.0f - an);
+			for (int c = 0; c < 3; c++)
+				for (int q = 0; q < S * S; q++) {
+					int j = c * S * S + q;
+					float w = (float)p->mask[q] / 255.0f;
+					float keep = pa * ((float)p->init_rgb[q * 3 + c] / 127.5f - 1.0f) + pb * m->noise0[j];
+					m->x[j] = w * m->x[j] + (1.0f - w) * keep;
+				}
+		}
+		if (p->on_step && p->on_step(p->step_arg, i - start + 1, steps - start))
+			return err_set(e, ERR_BUSY, NULL, "cancelled");
 	}
 	if (x_out)
 		memcpy(x_out, m->x, sizeof(float) * (size_t)n);

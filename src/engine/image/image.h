@@ -36,9 +36,17 @@ struct image_params {
 	enum image_sampler sampler;
 	const uint8_t *init_rgb;      /* [size][size][3] or NULL: image to image */
 	float strength;               /* img2img: 0 < strength <= 1 */
+	const uint8_t *mask;          /* [size][size] with init_rgb, or NULL: 255 = repaint, 0 = keep the
+	                               * init picture, between = a blend (inpainting) */
 	const float *init_noise;      /* [3][size][size] replacing the seeded first draw, or NULL (tests) */
 	int t_max;                    /* first timestep; 0 = the model's default ("atelier.sample_t_max"
 	                               * metadata, else T-1) */
+	/* Called after each sampling step with the steps done (1..total) and the
+	 * total this image runs (img2img runs fewer than steps); a non-zero
+	 * return cancels the generation (ERR_BUSY, "cancelled"). NULL: none.
+	 * It never changes the numbers. */
+	int (*on_step)(void *arg, int done, int total);
+	void *step_arg;
 };
 
 struct image_model;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 #define PNGIO_MAX_SIDE 8192
@@ -21,5 +22,14 @@ int pngio_write(const char *path, const uint8_t *rgb, int w, int h, struct errin
  * ERR_INVALID; truncated, corrupt, or a side over PNGIO_MAX_SIDE:
  * ERR_CORRUPT with libpng's reason. */
 int pngio_read(const char *path, uint8_t **rgb, int *w, int *h, struct errinfo *e);
+
+/* Decode n bytes of PNG in memory into a new *rgb [h][w][3] (caller frees).
+ * Not a PNG: ERR_INVALID; truncated, corrupt, or a side over PNGIO_MAX_SIDE
+ * (checked from the header, before any pixel is decoded): ERR_CORRUPT. */
+int pngio_decode(const void *png, size_t n, uint8_t **rgb, int *w, int *h, struct errinfo *e);
+
+/* Encode rgb [h][w][3] as PNG, appended to out. Same bytes for the same
+ * pixels (no time or text chunks). */
+int pngio_encode(const uint8_t *rgb, int w, int h, struct buf *out, struct errinfo *e);
 
 #endif
