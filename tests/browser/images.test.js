@@ -182,6 +182,8 @@ describe('image studio and gallery in chromium', () => {
       await p.getByRole('link', { name: 'Admin' }).click();
       await p.getByLabel('Username contains').fill(who.username);
       await p.getByRole('button', { name: 'Search' }).click();
+      // the first list (every user) may still be drawn: wait for this search's
+      await p.waitForFunction(() => { const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Search'); return b && !b.disabled && document.querySelectorAll('section[aria-labelledby="users-h"] tbody tr').length === 1; });
       const row = p.locator('tr', { hasText: who.username });
       await row.waitFor();
       await row.getByText(`Images of ${who.username}`).click();

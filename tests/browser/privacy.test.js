@@ -320,6 +320,8 @@ describe('privacy center rights in chromium', () => {
     assert.equal(c.code, 0, c.stderr);
     await page.getByLabel('Username contains').fill('helped');
     await page.getByRole('button', { name: 'Search' }).click();
+    // the first list (every user) may still be drawn: wait for this search's
+    await page.waitForFunction(() => { const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Search'); return b && !b.disabled && document.querySelectorAll('section[aria-labelledby="users-h"] tbody tr').length === 1; });
     const row = page.locator('tr', { hasText: helped.username });
     await row.waitFor();
     await row.getByText(`Grant credits to ${helped.username}`).click();

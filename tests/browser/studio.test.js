@@ -594,6 +594,8 @@ describe('studio in chromium', () => {
     await page.getByRole('heading', { name: 'Admin' }).waitFor();
     await page.getByLabel('Username contains').fill('grace');
     await page.getByRole('button', { name: 'Search' }).click();
+    // the first list (every user) may still be drawn: wait for this search's
+    await page.waitForFunction(() => { const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Search'); return b && !b.disabled && document.querySelectorAll('section[aria-labelledby="users-h"] tbody tr').length === 1; });
     const row = page.locator('tr', { hasText: person.username });
     await row.waitFor();
     await page.getByLabel(`Role of ${person.username}`).selectOption('support');
