@@ -3,7 +3,7 @@
 // right page and the server needs no route per page. Each page module
 // exports render(view, ctx) and may return a cleanup function, called when
 // the user leaves the page (chat uses it to stop a running generation).
-import { api, setCsrf, ApiError } from './studio/api.js';
+import { api, setCsrf, ApiError, offers } from './studio/api.js';
 import { h } from './studio/ui.js';
 import * as auth from './studio/auth.js';
 import * as chat from './studio/chat.js';
@@ -12,8 +12,10 @@ import * as keys from './studio/keys.js';
 import * as privacy from './studio/privacy.js';
 import * as account from './studio/account.js';
 import * as admin from './studio/admin.js';
+import * as images from './studio/images.js';
 
-// who: 'guest' (signed-out only), 'any', 'user' (signed in), 'admin'.
+// who: 'guest' (signed-out only), 'any', 'user' (signed in), 'staff'
+// (support or admin; the console shows each role what its API allows).
 const routes = {
   '/': { title: 'Welcome', who: 'any', render: home },
   '/signin': { title: 'Sign in', who: 'guest', render: auth.signin },
@@ -23,16 +25,21 @@ const routes = {
   '/forgot': { title: 'Forgotten password', who: 'any', render: auth.forgot },
   '/reset': { title: 'Choose a new password', who: 'any', render: auth.reset },
   '/chat': { title: 'Chat', who: 'user', render: chat.render },
+  '/images': { title: 'Image studio', who: 'user', render: images.render },
+  '/gallery': { title: 'Gallery', who: 'user', render: images.galleryPage },
   '/credits': { title: 'Credits and usage', who: 'user', render: credits.render },
   '/keys': { title: 'API keys', who: 'user', render: keys.render },
   '/privacy': { title: 'Privacy center', who: 'user', render: privacy.render },
   '/deleted': { title: 'Account deleted', who: 'any', render: privacy.deleted },
   '/account': { title: 'Account', who: 'user', render: account.render },
-  '/admin': { title: 'Admin', who: 'admin', render: admin.render },
+  '/confirm-email': { title: 'Confirm your new email', who: 'any', render: account.confirmEmail },
+  '/privacy/parent': { title: 'A parent\'s request', who: 'any', render: privacy.parent },
+  '/admin': { title: 'Admin', who: 'staff', render: admin.render },
 };
 
 const ctx = {
   me: null,
+  images: false, // whether this server generates images (its API is in /openapi.json)
   /* Ask the server who is signed in (401 = nobody); keeps the CSRF token. */
   async refreshMe() {
     try {
@@ -65,6 +72,8 @@ const ctx = {
   },
 };
 
+const isStaff = () => !!ctx.me && (ctx.me.role === 'admin' || ctx.me.role === 'support');
+
 function renderNav() {
   const nav = document.getElementById('nav');
   const here = location.hash.replace(/^#/, '').split('?')[0] || '/';
@@ -74,9 +83,11 @@ function renderNav() {
     nav.append(link('/signin', 'Sign in'), link('/signup', 'Create account'));
     return;
   }
-  nav.append(link('/chat', 'Chat'), link('/credits', 'Credits'), link('/keys', 'API keys'),
+  nav.append(link('/chat', 'Chat'));
+  if (ctx.images) nav.append(link('/images', 'Images'), link('/gallery', 'Gallery'));
+  nav.append(link('/credits', 'Credits'), link('/keys', 'API keys'),
     link('/privacy', 'Privacy'), link('/account', 'Account'));
-  if (ctx.me.role === 'admin') nav.append(link('/admin', 'Admin'));
+  if (isStaff()) nav.append(link('/admin', 'Admin'));
   nav.append(h('button', { type: 'button', class: 'link', id: 'signout', onclick: signOut, text: 'Sign out' }));
 }
 
@@ -111,13 +122,13 @@ async function route() {
   ctx.flash(pending);
   pending = '';
   if (page.who === 'guest' && ctx.me) { ctx.go('/chat'); return; }
-  if ((page.who === 'user' || page.who === 'admin') && !ctx.me) {
+  if ((page.who === 'user' || page.who === 'staff') && !ctx.me) {
     ctx.go('/signin', 'Sign in to continue.');
     return;
   }
-  if (page.who === 'admin' && ctx.me.role !== 'admin') { ctx.go('/chat'); return; }
+  if (page.who === 'staff' && !isStaff()) { ctx.go('/chat'); return; }
   const main = document.getElementById('main');
-  const view = h('div', { class: `page page-${path.slice(1) || 'home'}` });
+  const view = h('div', { class: `page page-${path.slice(1).replace(/[^a-z0-9]+/g, '-') || 'home'}` });
   main.replaceChildren(view);
   document.title = `${page.title} · Atelier`;
   renderNav();
@@ -155,6 +166,8 @@ window.addEventListener('atelier:unauthorized', async () => {
     if (err instanceof ApiError && err.status === 401 && ctx.me) ctx.signedOut('Your session has ended; sign in again.');
   } finally { checking = false; }
 });
-ctx.refreshMe()
+offers('POST', '/v1/images/generations')
+  .then((yes) => { ctx.images = yes; }, () => {})
+  .then(() => ctx.refreshMe())
   .catch(() => { ctx.me = null; })
   .then(route);

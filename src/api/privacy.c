@@ -376,6 +376,16 @@ static void my_requests(struct http_request *req, struct http_response *res, voi
 	http_json(res, 200, json_pack("{s:o}", "requests", out));
 }
 
+/* SEC-5: staff access to my data, as the audit recorded it (role, not name). */
+static void access_log(struct http_request *req, struct http_response *res, void *ctx)
+{
+	json_t *out;
+	int rc = privacy_access_log(ctx, req->who.user_id, 200, &out);
+	if (rc)
+		return fail(res, rc, NULL);
+	http_json(res, 200, json_pack("{s:o}", "events", out));
+}
+
 const struct route api_privacy_routes[] = {
 	{"POST", "/api/privacy/export", export_create, GUARD_USER, SCOPE_PRIVACY, RL_WRITE, 0,
 	 "ask for a copy of all your data (a ZIP, built in the background; mailed when ready)"},
@@ -396,6 +406,8 @@ const struct route api_privacy_routes[] = {
 	{"POST", "/api/privacy/objections", objection, GUARD_SESSION, 0, RL_WRITE, ROUTE_JSON, "object to processing"},
 	{"GET", "/api/privacy/requests", my_requests, GUARD_USER, SCOPE_PRIVACY, RL_READ, 0,
 	 "your privacy requests and their deadlines"},
+	{"GET", "/api/privacy/access-log", access_log, GUARD_USER, SCOPE_PRIVACY, RL_READ, 0,
+	 "when staff looked at or acted on your data: time, their role, what, why"},
 	{"POST", "/api/privacy/requests", request_create, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON,
 	 "log a privacy request; or, not signed in, a parent's request to delete a child's account"},
 	{"POST", "/api/privacy/requests/verify", request_verify, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON,

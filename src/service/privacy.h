@@ -170,6 +170,10 @@ int privacy_request_verify(struct app *app, const char *token, bool *erased, str
 int privacy_requests_list(struct app *app, const char *actor, int limit, json_t **out);
 /* The caller's own privacy requests, with their 30-day deadlines (PRIV-11). */
 int privacy_my_requests(struct app *app, const char *user_id, json_t **out);
+/* When staff acted on or looked at user_id's data (SEC-5): a JSON array,
+ * newest first, of {at, actor_role, event, reason}; the staff member's
+ * identity and address are not in it. Caller decrefs. */
+int privacy_access_log(struct app *app, const char *user_id, int limit, json_t **out);
 
 int privacy_request_close(struct app *app, const char *actor, const char *id, const char *status,
 			  const char *outcome, struct errinfo *e);

@@ -676,6 +676,32 @@ int privacy_my_requests(struct app *app, const char *user_id, json_t **out)
 	return ERR_OK;
 }
 
+static void access_row(const struct store_audit_row *r, const char *role, void *arg)
+{
+	/* the reason staff gave, where the event has one (a credit grant's);
+	 * the rest of the detail is for the audit reader, not repeated here */
+	json_t *d = r->detail ? json_loads(r->detail, 0, NULL) : NULL;
+	json_t *why = d ? json_object_get(d, "reason") : NULL;
+	const char *reason = json_is_string(why) && json_string_length(why) ? json_string_value(why) : NULL;
+	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:s?}", "at", api_time_json(r->at), "actor_role",
+					     role ? role : "former staff", "event", r->event, "reason", reason));
+	json_decref(d);
+}
+
+int privacy_access_log(struct app *app, const char *user_id, int limit, json_t **out)
+{
+	json_t *arr = json_array();
+	struct db_conn *c = db_get(app->db);
+	int rc = arr ? store_audit_about(c, user_id, limit, access_row, arr) : ERR_NOMEM;
+	db_put(c);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return ERR_OK;
+}
+
 int privacy_request_close(struct app *app, const char *actor, const char *id, const char *status,
 			  const char *outcome, struct errinfo *e)
 {

@@ -314,6 +314,13 @@ struct store_audit_row {
 int store_audit_list(struct db_conn *c, const char *subject, const char *event, int limit,
 		     void (*fn)(const struct store_audit_row *r, void *arg), void *arg);
 
+/* Audit rows about subject made by someone else (staff), newest first, for
+ * the subject's own privacy center (SEC-5). role is the actor's current role
+ * ("user", "support", "admin"), NULL when that account is gone; the row's
+ * actor and ip are left NULL: the subject sees the role, never who it was. */
+int store_audit_about(struct db_conn *c, const char *subject, int limit,
+		      void (*fn)(const struct store_audit_row *r, const char *role, void *arg), void *arg);
+
 /* audit ------------------------------------------------------------------ */
 
 /* Append a security event. actor and subject are user IDs (or NULL), event

@@ -1,11 +1,13 @@
 // The studio's pure functions, run in Node on the very files the binary
 // serves: the SSE reader the chat streams through, the chart's scales and
-// days, and the age rule the sign-up form uses to ask for a guardian.
+// days, the age rule the sign-up form uses to ask for a guardian, and the
+// image studio's progress line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readSSE } from '../../web/studio/chat.js';
 import { niceMax, daysBetween } from '../../web/studio/chart.js';
 import { ageOf } from '../../web/studio/auth.js';
+import { progressOf } from '../../web/studio/images.js';
 
 // A byte stream that delivers the given pieces one read at a time.
 function stream(pieces) {
@@ -48,4 +50,16 @@ test('ageOf: whole years, the birthday itself counts (REQ: AGE-1, REQ: AGE-2)', 
   assert.equal(ageOf('2008-11-23', now), 18);
   assert.equal(ageOf('', now), null);
   assert.equal(ageOf('23/11/2008', now), null);
+});
+
+test('progressOf: step k of n over all images of a job, image_index from 0 while running (REQ: GEN-2)', () => {
+  assert.deepEqual(progressOf({ status: 'queued', step: 0, steps: 25, image_index: 0, n: 1 }),
+    { value: 0, max: 25, text: 'Waiting for a free engine…' });
+  assert.deepEqual(progressOf({ status: 'running', step: 5, steps: 25, image_index: 0, n: 1 }),
+    { value: 5, max: 25, text: 'step 5 of 25' });
+  assert.deepEqual(progressOf({ status: 'running', step: 3, steps: 10, image_index: 1, n: 3 }),
+    { value: 13, max: 30, text: 'Image 2 of 3: step 3 of 10' });
+  assert.deepEqual(progressOf({ status: 'done', step: 10, steps: 10, image_index: 3, n: 3 }),
+    { value: 30, max: 30, text: 'Done: 3 images, 10 steps each.' });
+  assert.equal(progressOf({ status: 'failed', error: 'engine_error', steps: 10, n: 1 }).text, 'Failed: engine_error');
 });

@@ -3,6 +3,7 @@
 // and a small random-weight text model. One person's whole journey: sign up,
 // read the verification mail, verify, sign in with the keyboard only, chat
 // with a streamed reply, create and revoke an API key, credits and usage,
+// an image generated and seen in the gallery (where the server makes images),
 // sessions, sign out; then the same pages at phone width. Across all of it:
 // no request leaves for another host, and no console error occurs.
 import { test, describe, before, after } from 'node:test';
@@ -349,6 +350,31 @@ describe('studio in chromium', () => {
     await shot('credits');
   });
 
+  test('image: generated with progress shown, then seen in the gallery (REQ: GEN-2, REQ: GEN-4)', async (t) => {
+    if (!await page.getByRole('link', { name: 'Images' }).count()) { t.skip('this server generates no images yet'); return; }
+    await page.getByRole('link', { name: 'Images' }).click();
+    await page.getByRole('heading', { name: 'Image studio' }).waitFor();
+    await page.getByLabel('Prompt', { exact: true }).fill('a yellow triangle on a gray background, center');
+    await page.getByLabel('Steps').fill('20');
+    await page.evaluate(() => {
+      window.__steps = [];
+      const el = document.querySelector('.progress-text');
+      new MutationObserver(() => window.__steps.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('.progress-text', { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 120000 });
+    assert.match(await page.locator('.progress-text').textContent(), /^Done: 1 image, 20 steps each/);
+    const seen = await page.evaluate(() => window.__steps);
+    assert.ok(seen.some((x) => /^step \d+ of 20$/.test(x)), `progress was shown: ${JSON.stringify(seen)}`);
+    await shot('images');
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    const item = page.locator('.gallery-item');
+    await item.first().waitFor();
+    assert.equal(await item.count(), 1);
+    assert.match(await item.first().textContent(), /a yellow triangle on a gray background, center/);
+    await shot('gallery');
+  });
+
   test('chat: Stop ends a long reply at once, and the server stops generating (REQ: GEN-1)', async () => {
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByLabel('Model').waitFor();
@@ -448,7 +474,10 @@ describe('studio in chromium', () => {
     await phone.getByRole('button', { name: 'Sign in' }).click();
     await phone.getByRole('heading', { name: 'Chat' }).waitFor();
     await fits('chat');
-    for (const [hash, heading] of [['#/keys', 'API keys'], ['#/credits', 'Credits and usage'], ['#/privacy', 'Privacy center'], ['#/account', 'Account']]) {
+    // the image pages too, where this server generates images
+    const imagePages = await phone.getByRole('link', { name: 'Images' }).count()
+      ? [['#/images', 'Image studio'], ['#/gallery', 'Gallery']] : [];
+    for (const [hash, heading] of [['#/keys', 'API keys'], ['#/credits', 'Credits and usage'], ['#/privacy', 'Privacy center'], ['#/account', 'Account'], ...imagePages]) {
       await go(hash, phone);
       await phone.getByRole('heading', { name: heading, exact: true }).waitFor();
       await fits(hash.slice(2));
@@ -565,6 +594,8 @@ describe('studio in chromium', () => {
     await page.getByRole('heading', { name: 'Admin' }).waitFor();
     await page.getByLabel('Username contains').fill('grace');
     await page.getByRole('button', { name: 'Search' }).click();
+    // the first list (every user) may still be drawn: wait for this search's
+    await page.waitForFunction(() => { const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Search'); return b && !b.disabled && document.querySelectorAll('section[aria-labelledby="users-h"] tbody tr').length === 1; });
     const row = page.locator('tr', { hasText: person.username });
     await row.waitFor();
     await page.getByLabel(`Role of ${person.username}`).selectOption('support');

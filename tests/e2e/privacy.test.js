@@ -1,7 +1,7 @@
 // The privacy center against the real binary, with real SMTP (aiosmtpd):
 // export, erasure with receipt, backups that keep the erased erased,
 // restriction, consents and DNT/GPC, cookies, requests and children,
-// API customers' end users, email change.
+// API customers' end users, email change, staff access to my data.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -452,6 +452,43 @@ describe('privacy center', () => {
     assert.equal(r.status, 404);
     r = await api(srv.url, 'GET', '/api/privacy/subjects/end-user-7/export', { headers: auth });
     assert.equal(r.json.data.usage.length, 1);
+  });
+
+  test('staff access to my data: the user reads when staff acted on it, with their role and reason, never who (REQ: SEC-5)', async () => {
+    const me = await signup();
+    const other = await signup();
+    const adm = person({ username: `adm_${Date.now()}` });
+    assert.equal((await createStaff(dataDir, adm, 'admin')).code, 0);
+    const a = new Client(srv.url);
+    assert.equal((await a.login(adm.username, adm.password)).status, 200);
+    let r = await me.c.req('GET', '/api/privacy/access-log');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.events, [], 'my own sign-up and sign-in are not staff access');
+    r = await a.req('GET', `/api/admin/audit?subject=${me.id}`);
+    assert.equal(r.status, 200, r.text);
+    r = await a.req('POST', `/api/admin/users/${me.id}/credits`, { credits: '2', reason: 'outage goodwill' });
+    assert.equal(r.status, 200, r.text);
+    r = await me.c.req('GET', '/api/privacy/access-log');
+    assert.equal(r.status, 200, r.text);
+    const ev = r.json.events;
+    assert.deepEqual(ev.map((x) => x.event), ['credits.granted', 'admin.audit_viewed'], 'newest first');
+    assert.deepEqual(ev.map((x) => x.actor_role), ['admin', 'admin']);
+    assert.equal(ev[0].reason, 'outage goodwill');
+    assert.equal(ev[1].reason, null);
+    assert.ok(ev.every((x) => /^\d{4}-\d{2}-\d{2}T/.test(x.at)), JSON.stringify(ev));
+    const text = JSON.stringify(r.json);
+    assert.ok(!text.includes(adm.username) && !text.includes(adm.email.toLowerCase()), 'the staff member is not named');
+    const staffId = (await a.req('GET', '/api/me')).json.id;
+    assert.ok(!text.includes(staffId) && !/"ip"|"actor"/.test(text), 'nor identified by id or address');
+    r = await other.c.req('GET', '/api/privacy/access-log');
+    assert.deepEqual(r.json.events, [], 'someone else\'s log is not mine');
+    // an API key needs the privacy scope, like the other privacy reads
+    r = await me.c.req('POST', '/api/keys', { name: 'gen only', scopes: ['generate'] });
+    const gen = r.json.key || r.json.secret;
+    r = await api(srv.url, 'GET', '/api/privacy/access-log', { headers: { Authorization: `Bearer ${gen}` } });
+    assert.equal(r.status, 403);
+    r = await api(srv.url, 'GET', '/api/privacy/access-log');
+    assert.equal(r.status, 401);
   });
 
   test('rectification: a new email takes effect only once confirmed from it (REQ: PRIV-3)', async () => {

@@ -1,6 +1,8 @@
-// account.js: the profile (rectification, PRIV-3), the password, and
-// two-factor authentication (ACC-5): enrol with a QR code, confirm with a
-// first code, keep the recovery codes shown once; or turn it off.
+// account.js: the profile and the email (rectification, PRIV-3), the
+// password, and two-factor authentication (ACC-5): enrol with a QR code,
+// confirm with a first code, keep the recovery codes shown once; or turn it
+// off. A new email takes effect only when the link mailed to it is opened
+// (#/confirm-email, below).
 import { api } from './api.js';
 import { h, field, submitting, title, values } from './ui.js';
 
@@ -24,6 +26,23 @@ export async function render(view, ctx) {
       await api('PATCH', '/api/me', body);
       await ctx.refreshMe();
       ctx.flash('Profile saved.');
+    });
+  });
+
+  const email = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'email-h' },
+    h('h2', { id: 'email-h', text: 'Email' }),
+    h('p', { class: 'hint', text: `Now: ${me.email}. A new address takes effect when you open the link we mail to it; until then this one stays.` }),
+    field({ name: 'email', id: 'new-email', label: 'New email', type: 'email', required: true, autocomplete: 'email' }),
+    h('button', { type: 'submit', text: 'Change email', 'data-busy': 'Sending…' }),
+    h('p', { class: 'hint', role: 'status', id: 'email-status' }));
+  email.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const status = email.querySelector('#email-status');
+    status.textContent = '';
+    submitting(email, async () => {
+      const r = await api('POST', '/api/me/email', { email: values(email).email });
+      status.textContent = `Sent. Open the link in the mail to ${values(email).email}: ${r.status}.`;
+      email.reset();
     });
   });
 
@@ -95,5 +114,29 @@ export async function render(view, ctx) {
     twofa.append(start);
   };
   drawTwofa();
-  view.append(...title('Account'), profile, password, twofa);
+  view.append(...title('Account'), profile, email, password, twofa);
+}
+
+/* #/confirm-email?token=…: the link mailed to a new address. Works signed in
+ * or not (the token is the proof); single use, so it leaves the address bar. */
+export async function confirmEmail(view, ctx, q) {
+  const token = q.get('token');
+  const status = h('div', { class: 'card narrow', role: 'status', 'aria-live': 'polite' },
+    h('p', null, h('progress', { 'aria-label': 'Confirming' }), ' Confirming your new email…'));
+  view.append(...title('Confirm your new email'), status);
+  if (!token) {
+    status.replaceChildren(h('p', { class: 'form-error', text: 'This link has no token. Open the link from the email again.' }));
+    return;
+  }
+  history.replaceState(null, '', '#/confirm-email');
+  try {
+    await api('POST', '/api/auth/email/confirm', { token });
+    if (ctx.me) await ctx.refreshMe();
+    status.replaceChildren(h('p', { class: 'ok', text: ctx.me ? `Your email is now ${ctx.me.email}.` : 'Your new email is confirmed.' }),
+      h('p', { class: 'hint', text: 'Your old address was told of the change.' }),
+      h('p', null, h('a', { class: 'button', href: ctx.me ? '#/account' : '#/signin', text: ctx.me ? 'Back to your account' : 'Sign in' })));
+  } catch (err) {
+    status.replaceChildren(h('p', { class: 'form-error', role: 'alert', text: err.message }),
+      h('p', { class: 'hint', text: 'A link works once and for 24 hours. Ask for a new one from your account page.' }));
+  }
 }

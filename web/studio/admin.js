@@ -1,8 +1,13 @@
-// admin.js: the start of the admin console (ACC-8, SEC-5): find users and
-// change their role; read the audit log. Every one of these reads is
-// itself audited by the server.
-import { api } from './api.js';
+// admin.js: the start of the staff console (ACC-8, SEC-5, PRIV-11): find
+// users, change their role, grant credits with a reason, list a user's
+// images with an audited reason; privacy requests with their deadlines,
+// answered here or logged when they came by mail; read the audit log.
+// Support staff see users and requests; roles and the audit log are for
+// admins, as the API's guards say. Every one of these reads is itself
+// audited by the server.
+import { api, offers } from './api.js';
 import { h, field, submitting, table, title, when, values } from './ui.js';
+import { KINDS, kindLabel, deadline } from './privacy.js';
 
 const ROLES = ['user', 'support', 'admin'];
 
@@ -26,9 +31,56 @@ export async function render(view, ctx) {
       { label: '2FA', cell: (u) => (u.two_factor_enabled ? 'on' : 'off') },
       { label: 'Created', cell: (u) => when(u.created_at) },
       { label: 'Role', cell: (u) => roleForm(u) },
+      ...(admin ? [{ label: 'Staff actions', cell: (u) => [grantForm(u), canImages ? imagesForm(u) : null] }] : []),
     ], r.users, 'No user matches.'));
   });
+  const admin = ctx.me.role === 'admin';
+  const canImages = admin && await offers('GET', '/api/admin/users/{id}/images');
+  /* A grant by hand (PAY): amount and reason, both audited; the user sees
+   * the reason in their privacy center (SEC-5). */
+  function grantForm(u) {
+    const form = h('form', { novalidate: true, class: 'staff-form' },
+      field({ name: 'credits', id: `grant-${u.id}`, label: 'Credits', inputmode: 'decimal', placeholder: 'e.g. 10' }),
+      field({ name: 'reason', id: `grant-why-${u.id}`, label: 'Reason (the user sees it)', maxlength: 200 }),
+      h('button', { type: 'submit', class: 'secondary', text: 'Grant', 'data-busy': 'Granting…' }),
+      h('p', { class: 'hint', role: 'status' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const out = form.querySelector('[role=status]');
+      out.textContent = '';
+      submitting(form, async () => {
+        const v = values(form);
+        const r = await api('POST', `/api/admin/users/${encodeURIComponent(u.id)}/credits`, { credits: v.credits, reason: v.reason });
+        form.reset();
+        out.textContent = `Granted ${Number(r.granted)} credits; balance ${Number(r.balance)}.`;
+      });
+    });
+    return h('details', null, h('summary', { text: `Grant credits to ${u.username}` }), form);
+  }
+  /* A user's images' metadata, only with a reason that is audited (SEC-5);
+   * the pictures themselves stay the owner's. */
+  function imagesForm(u) {
+    const list = h('div');
+    const form = h('form', { novalidate: true, class: 'staff-form' },
+      field({ name: 'reason', id: `img-why-${u.id}`, label: 'Reason (audited; the user sees it)', maxlength: 500 }),
+      h('button', { type: 'submit', class: 'secondary', text: 'Show image list', 'data-busy': 'Loading…' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      submitting(form, async () => {
+        const r = await api('GET', `/api/admin/users/${encodeURIComponent(u.id)}/images?${new URLSearchParams({ reason: values(form).reason })}`);
+        const rows = r.data || r.images || [];
+        list.replaceChildren(table(`Images of ${u.username}`, [
+          { label: 'Created', cell: (x) => when(x.created_at) },
+          { label: 'Model', cell: (x) => x.model },
+          { label: 'Size', cell: (x) => x.size || `${x.width}x${x.height}` },
+          { label: 'Kept', cell: (x) => (x.kept === false ? `until ${when(x.expires_at)}` : 'yes') },
+        ], rows, 'No image.'));
+      });
+    });
+    return h('details', null, h('summary', { text: `Images of ${u.username}` }), form, list);
+  }
   function roleForm(u) {
+    if (!admin) return u.role;
     const sel = h('select', { 'aria-label': `Role of ${u.username}`, disabled: u.id === ctx.me.id },
       ROLES.map((r) => h('option', { value: r, selected: r === u.role, text: r })));
     const msg = h('span', { class: 'hint' });
@@ -67,8 +119,70 @@ export async function render(view, ctx) {
   });
   filter.addEventListener('submit', (ev) => { ev.preventDefault(); loadAudit(); });
 
+  const reqs = privacyRequests();
   view.append(...title('Admin', 'Every look at a user is recorded in the audit log.'),
     h('section', { class: 'card', 'aria-labelledby': 'users-h' }, h('h2', { id: 'users-h', text: 'Users' }), search, users),
-    h('section', { class: 'card', 'aria-labelledby': 'audit-h' }, h('h2', { id: 'audit-h', text: 'Audit log' }), filter, audit));
-  await Promise.all([find(), loadAudit()]);
+    reqs,
+    admin ? h('section', { class: 'card', 'aria-labelledby': 'audit-h' }, h('h2', { id: 'audit-h', text: 'Audit log' }), filter, audit) : null);
+  await Promise.all([find(), reqs.refresh(), admin ? loadAudit() : null]);
+}
+
+/* Privacy requests (PRIV-11): open ones first, nearest deadline first, as
+ * the server sorts them; each answered with done or refused and a note. */
+function privacyRequests() {
+  const list = h('div', { 'aria-live': 'polite' });
+  const status = h('p', { class: 'hint', role: 'status', id: 'adm-req-status' });
+  const box = h('section', { class: 'card', 'aria-labelledby': 'preq-h' });
+  function closeForm(x) {
+    if (x.closed_at) return x.outcome ? `${x.status}: ${x.outcome}` : x.status;
+    const form = h('form', { class: 'row close-req', novalidate: true, 'aria-label': `Answer request ${x.id}` },
+      h('select', { name: 'status', 'aria-label': `Answer to ${x.id}` },
+        h('option', { value: 'done', text: 'done' }), h('option', { value: 'refused', text: 'refused' })),
+      h('input', { name: 'outcome', 'aria-label': `Outcome of ${x.id}`, placeholder: 'What was done', maxlength: 500 }),
+      h('button', { type: 'submit', class: 'secondary', text: 'Close', 'data-busy': 'Closing…' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      submitting(form, async () => {
+        const v = values(form);
+        await api('POST', `/api/admin/privacy/requests/${encodeURIComponent(x.id)}/close`,
+          v.outcome ? { status: v.status, outcome: v.outcome } : { status: v.status });
+        await box.refresh();
+        status.textContent = `Request ${x.id} closed: ${v.status}.`;
+      });
+    });
+    return form;
+  }
+  box.refresh = async () => {
+    const r = await api('GET', '/api/admin/privacy/requests');
+    list.replaceChildren(table(`Privacy requests (answer within ${r.deadline_days} days)`, [
+      { label: 'Request', cell: (x) => [kindLabel(x.kind), h('br'), h('code', { class: 'hint', text: x.id })] },
+      { label: 'Channel', cell: (x) => x.channel },
+      { label: 'About', cell: (x) => x.user_id || (x.customer ? `customer ${x.customer}` : '—') },
+      { label: 'Received', cell: (x) => when(x.received_at) },
+      { label: 'Answer due', cell: deadline },
+      { label: 'Status', cell: (x) => x.status },
+      { label: 'Answer', cell: closeForm },
+    ], r.requests || [], 'No privacy request.'));
+  };
+  const log = h('form', { class: 'period', novalidate: true, 'aria-label': 'Log a request received by mail' },
+    field({ name: 'kind', id: 'log-kind', label: 'Kind', type: 'select', options: [{ value: '', label: 'Choose' }, ...KINDS] }),
+    field({ name: 'contact_email', id: 'log-contact', label: 'Contact email', type: 'email' }),
+    field({ name: 'user_id', id: 'log-user', label: 'User id (if known)' }),
+    h('button', { type: 'submit', text: 'Log request', 'data-busy': 'Logging…' }));
+  log.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submitting(log, async () => {
+      const v = values(log);
+      const body = { kind: v.kind, channel: 'mail' };
+      if (v.contact_email) body.contact_email = v.contact_email;
+      if (v.user_id) body.user_id = v.user_id;
+      const r = await api('POST', '/api/admin/privacy/requests', body);
+      log.reset();
+      await box.refresh();
+      status.textContent = `Request ${r.id} logged.`;
+    });
+  });
+  box.append(h('h2', { id: 'preq-h', text: 'Privacy requests' }),
+    h('details', null, h('summary', { text: 'Log a request received by mail' }), log), status, list);
+  return box;
 }

@@ -30,17 +30,25 @@ export function headers(method, json) {
 }
 
 /* One JSON call: resolves to the parsed body (null for 204), or throws ApiError. */
-export async function api(method, path, body, opts = {}) {
+export function api(method, path, body, opts = {}) {
+  return send(path, {
+    method,
+    headers: headers(method, body !== undefined),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: opts.signal,
+  });
+}
+
+/* A multipart POST (a file upload): form is a FormData; the browser writes
+ * the Content-Type with its boundary. Answers as api() does. */
+export function upload(path, form, opts = {}) {
+  return send(path, { method: 'POST', headers: headers('POST', false), body: form, signal: opts.signal });
+}
+
+async function send(path, init) {
   let r;
   try {
-    r = await fetch(path, {
-      method,
-      headers: headers(method, body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-      cache: 'no-store',
-      signal: opts.signal,
-    });
+    r = await fetch(path, { ...init, credentials: 'same-origin', cache: 'no-store' });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError(0, null, 'The server cannot be reached; check the connection and retry.');
