@@ -225,6 +225,14 @@ void metrics_render(const struct router *r, struct buf *out);
 void metrics_observe(int route, int status, uint64_t ns);
 void metrics_inflight(int delta);
 
+/* Requests served since start, added up by status class, and those being
+ * served now: a plain value, filled by metrics_summary(). */
+struct metrics_summary {
+	uint64_t by_class[6]; /* [2] 2xx, [4] 4xx, [5] 5xx …; [0] unused */
+	int64_t in_flight;
+};
+void metrics_summary(struct metrics_summary *out);
+
 /* --- server ------------------------------------------------------------ */
 
 struct http_server_options {

@@ -4,7 +4,8 @@
  * Counters are plain arrays indexed by route and status class, bumped with
  * relaxed atomics: no lock on the request path. Unmatched requests (404s of
  * unknown paths) count under the route label "unmatched" so a scanner cannot
- * grow the label set.
+ * grow the label set. metrics_summary() adds the same counters up by status
+ * class for the staff console, which reads numbers, not this text.
  */
 #include "http/http.h"
 
@@ -109,4 +110,17 @@ void metrics_render(const struct router *r, struct buf *out)
 			"# TYPE atelier_http_requests_in_flight gauge\n"
 			"atelier_http_requests_in_flight %" PRId64 "\n",
 		   __atomic_load_n(&inflight, __ATOMIC_RELAXED));
+}
+
+void metrics_summary(struct metrics_summary *out)
+{
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i <= MAX_ROUTES; i++) {
+		struct route_stats *s = &stats[i];
+		if (!__atomic_load_n(&s->count, __ATOMIC_RELAXED))
+			continue;
+		for (int st = 100; st < NSTATUS; st++)
+			out->by_class[st / 100] += __atomic_load_n(&s->status[st], __ATOMIC_RELAXED);
+	}
+	out->in_flight = __atomic_load_n(&inflight, __ATOMIC_RELAXED);
 }

@@ -941,6 +941,15 @@ out:
 	return rc;
 }
 
+int acct_admin_counts(struct app *app, struct store_counts *out)
+{
+	int64_t now = time_now();
+	struct db_conn *c = db_get(app->db);
+	int rc = store_counts_get(c, now, now - app->cfg->auth.session_idle, out);
+	db_put(c);
+	return rc;
+}
+
 int acct_admin_audit(struct app *app, const char *actor, const char *subject, const char *event,
 		     int limit, void (*fn)(const struct store_audit_row *r, void *arg), void *arg,
 		     const char *ip)

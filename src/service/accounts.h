@@ -264,6 +264,10 @@ int acct_admin_audit(struct app *app, const char *actor, const char *subject, co
 		     int limit, void (*fn)(const struct store_audit_row *r, void *arg), void *arg,
 		     const char *ip);
 
+/* Counts for the console's metrics card (users, live sessions, image jobs,
+ * open privacy requests): figures only, nobody in them, so not audited. */
+int acct_admin_counts(struct app *app, struct store_counts *out);
+
 /* --- security alerts (ACC-9) ------------------------------------------------- */
 
 enum acct_alert {

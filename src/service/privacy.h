@@ -31,6 +31,7 @@
 
 #define PRIVACY_REQUEST_DAYS 30 /* PRIV-11: answered within 30 days */
 #define PRIVACY_REAUTH_S 300    /* a sign-in this recent counts as re-authentication */
+#define PRIVACY_REASON_MAX 500  /* characters in a reason staff give */
 
 /* --- the export worker ---------------------------------------------------- */
 
@@ -118,6 +119,14 @@ int privacy_email_change_confirm(struct app *app, const char *token, const char 
 bool privacy_restricted(struct app *app, const char *user_id);
 int privacy_restrict(struct app *app, const char *user_id, bool on, const char *ip,
 		     struct errinfo *e);
+/* Staff apply (on) or lift a restriction for user_id because the person
+ * asked by letter or through support: the same effect as privacy_restrict,
+ * audited with actor and reason (1 to PRIVACY_REASON_MAX characters, not
+ * blank), which the user reads in their access log (SEC-5). ERR_INVALID
+ * naming "reason", ERR_NOTFOUND when there is no such account. *changed is
+ * false when it already was so (then nothing is written). */
+int privacy_staff_restrict(struct app *app, const char *actor, const char *user_id, bool on,
+			   const char *reason, const char *ip, bool *changed, struct errinfo *e);
 /* Record an objection; purpose: marketing | analytics | model_improvement |
  * profiling | other. note (may be NULL) is sealed. Objecting to marketing or
  * model_improvement withdraws that consent in the same transaction. */

@@ -14,6 +14,7 @@
 #include "service/privacy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -169,22 +170,34 @@ static int log_request(struct db_conn *c, const char *kind, const char *channel,
 	return store_request_insert(c, &r, NULL, 0, NULL);
 }
 
-int privacy_restrict(struct app *app, const char *user_id, bool on, const char *ip,
-		     struct errinfo *e)
+/* Set or clear the restriction of user_id and, when that changed anything,
+ * mail the user, audit it and record the request as answered, in one
+ * transaction. actor is who asked in this system (the user, or staff);
+ * detail is the audit row's JSON (may be NULL). *changed: whether it did. */
+static int restrict_set(struct app *app, const char *user_id, bool on, const char *actor,
+			const char *channel, const char *detail, const char *ip, bool *changed,
+			struct errinfo *e)
 {
 	struct db_conn *c = db_get(app->db);
+	struct store_user u;
 	int rc = db_begin(c);
-	int changed = 0;
+	int set = 0;
 	int64_t n = 0;
+	*changed = false;
 	if (rc)
 		goto out;
+	if ((rc = store_user_by_id(c, user_id, &u))) {
+		if (rc == ERR_NOTFOUND)
+			err_set(e, rc, NULL, "no such user");
+		goto out;
+	}
 	if (on)
-		rc = store_restriction_set(c, user_id, time_now(), &changed);
+		rc = store_restriction_set(c, user_id, time_now(), &set);
 	else if ((rc = store_restriction_clear(c, user_id, &n)) == ERR_OK)
-		changed = n > 0;
+		set = n > 0;
 	if (rc)
 		goto out;
-	if (changed) {
+	if (set) {
 		struct buf email;
 		buf_init(&email, 0);
 		int present = 0;
@@ -199,9 +212,9 @@ int privacy_restrict(struct app *app, const char *user_id, bool on, const char *
 					     : "As you asked, processing of your data has resumed.\n",
 					  "privacy.restriction");
 		wipe_buf(&email);
-		if (rc || (rc = store_audit_add(c, user_id, user_id, on ? "privacy.restricted" : "privacy.unrestricted",
-						NULL, ip)) ||
-		    (rc = log_request(c, "restriction", "studio", user_id, "done", on ? "restricted" : "lifted")))
+		if (rc || (rc = store_audit_add(c, actor, user_id, on ? "privacy.restricted" : "privacy.unrestricted",
+						detail, ip)) ||
+		    (rc = log_request(c, "restriction", channel, user_id, "done", on ? "restricted" : "lifted")))
 			goto out;
 	}
 	rc = db_commit(c);
@@ -209,10 +222,51 @@ out:
 	if (rc)
 		db_rollback(c);
 	db_put(c);
-	if (rc == ERR_OK && changed) {
+	if (rc == ERR_OK && set) {
+		*changed = true;
 		mail_kick(app->mail);
 		acct_key_cache_flush(); /* keys carry the restriction at once */
 	}
+	return rc;
+}
+
+int privacy_restrict(struct app *app, const char *user_id, bool on, const char *ip,
+		     struct errinfo *e)
+{
+	bool changed;
+	return restrict_set(app, user_id, on, user_id, "studio", NULL, ip, &changed, e);
+}
+
+/* Characters (UTF-8 code points) in s, and whether any is not blank. */
+static size_t reason_chars(const char *s, bool *blank)
+{
+	size_t n = 0;
+	*blank = true;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p & 0xC0) != 0x80)
+			n++;
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			*blank = false;
+	}
+	return n;
+}
+
+int privacy_staff_restrict(struct app *app, const char *actor, const char *user_id, bool on,
+			   const char *reason, const char *ip, bool *changed, struct errinfo *e)
+{
+	bool blank;
+	size_t n = reason ? reason_chars(reason, &blank) : 0;
+	if (!reason || blank || n > PRIVACY_REASON_MAX)
+		return err_set(e, ERR_INVALID, "reason", "reason is 1 to 500 characters: why, as the user asked");
+	/* the reason goes into the audit row, where the user's access log
+	 * reads it (SEC-5); jansson escapes it */
+	json_t *d = json_pack("{s:s, s:s}", "reason", reason, "channel", "staff");
+	char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	json_decref(d);
+	if (!detail)
+		return ERR_NOMEM;
+	int rc = restrict_set(app, user_id, on, actor, "staff", detail, ip, changed, e);
+	free(detail);
 	return rc;
 }
 

@@ -420,4 +420,20 @@ int store_retention_count(struct db_conn *c, const char *category, int64_t befor
  * Run inside the caller's transaction. */
 int store_retention_delete(struct db_conn *c, const char *category, int64_t before, int64_t *n);
 
+/* counts for the staff console (store/stats.c) ------------------------------ */
+
+/* How many of each, right now; never who. */
+struct store_counts {
+	int64_t users;
+	int64_t sessions;                /* not expired, used since seen_after */
+	int64_t jobs_queued, jobs_running; /* image jobs */
+	int64_t requests_open;           /* privacy requests not yet answered */
+	int64_t requests_overdue;        /* of those, past their deadline */
+};
+
+/* Fill out with one read (a consistent snapshot). now and seen_after are
+ * Unix seconds: a session counts when it expires after now and was last
+ * used after seen_after (the idle limit). */
+int store_counts_get(struct db_conn *c, int64_t now, int64_t seen_after, struct store_counts *out);
+
 #endif
