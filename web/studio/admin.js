@@ -1,10 +1,12 @@
 // admin.js: the start of the staff console (ACC-8, SEC-5, PRIV-11): find
 // users, change their role, grant credits with a reason, list a user's
-// images with an audited reason; privacy requests with their deadlines,
-// answered here or logged when they came by mail; read the audit log.
-// Support staff see users and requests; roles and the audit log are for
-// admins, as the API's guards say. Every one of these reads is itself
-// audited by the server.
+// images with an audited reason, restrict or lift processing for a person
+// who asked by letter or through support (PRIV-6); privacy requests with
+// their deadlines, answered here or logged when they came by mail; read
+// the audit log; a card of figures (requests, users, sessions, jobs).
+// Support staff see users, requests and figures; roles, restriction and
+// the audit log are for admins, as the API's guards say. Every read of a
+// person is itself audited by the server.
 import { api, offers } from './api.js';
 import { h, field, submitting, table, title, when, values } from './ui.js';
 import { KINDS, kindLabel, deadline } from './privacy.js';
@@ -31,7 +33,7 @@ export async function render(view, ctx) {
       { label: '2FA', cell: (u) => (u.two_factor_enabled ? 'on' : 'off') },
       { label: 'Created', cell: (u) => when(u.created_at) },
       { label: 'Role', cell: (u) => roleForm(u) },
-      ...(admin ? [{ label: 'Staff actions', cell: (u) => [grantForm(u), canImages ? imagesForm(u) : null] }] : []),
+      ...(admin ? [{ label: 'Staff actions', cell: (u) => [grantForm(u), restrictForm(u), canImages ? imagesForm(u) : null] }] : []),
     ], r.users, 'No user matches.'));
   });
   const admin = ctx.me.role === 'admin';
@@ -56,6 +58,31 @@ export async function render(view, ctx) {
       });
     });
     return h('details', null, h('summary', { text: `Grant credits to ${u.username}` }), form);
+  }
+  /* PRIV-6 on a person's behalf (they wrote, or asked support): the same
+   * effect as restricting themselves; the reason is audited and the user
+   * reads it in their privacy center (SEC-5). */
+  function restrictForm(u) {
+    const out = h('p', { class: 'hint', role: 'status' });
+    const form = h('form', { novalidate: true, class: 'staff-form', 'aria-label': `Restriction for ${u.username}` },
+      field({ name: 'reason', id: `restrict-why-${u.id}`, label: 'Reason for the restriction (the user sees it)', maxlength: 500,
+        placeholder: 'e.g. asked by letter of 20 November' }),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'secondary', value: 'on', text: 'Restrict', 'data-busy': 'Restricting…' }),
+        h('button', { type: 'submit', class: 'secondary', value: 'off', text: 'Lift restriction', 'data-busy': 'Lifting…' })),
+      out);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const on = !(ev.submitter && ev.submitter.value === 'off');
+      out.textContent = '';
+      submitting(form, async () => {
+        const r = await api(on ? 'POST' : 'DELETE', `/api/admin/users/${encodeURIComponent(u.id)}/restriction`, { reason: values(form).reason });
+        form.reset();
+        const now = r.restricted ? `Processing is restricted for ${u.username}` : `${u.username} is not restricted`;
+        out.textContent = r.changed ? `${now}.` : `${now} already; nothing changed.`;
+      }, ev.submitter || undefined);
+    });
+    return h('details', null, h('summary', { text: `Restriction for ${u.username}` }), form);
   }
   /* A user's images' metadata, only with a reason that is audited (SEC-5);
    * the pictures themselves stay the owner's. */
@@ -120,11 +147,58 @@ export async function render(view, ctx) {
   filter.addEventListener('submit', (ev) => { ev.preventDefault(); loadAudit(); });
 
   const reqs = privacyRequests();
+  const figures = metricsCard();
   view.append(...title('Admin', 'Every look at a user is recorded in the audit log.'),
+    figures,
     h('section', { class: 'card', 'aria-labelledby': 'users-h' }, h('h2', { id: 'users-h', text: 'Users' }), search, users),
     reqs,
     admin ? h('section', { class: 'card', 'aria-labelledby': 'audit-h' }, h('h2', { id: 'audit-h', text: 'Audit log' }), filter, audit) : null);
-  await Promise.all([find(), reqs.refresh(), admin ? loadAudit() : null]);
+  await Promise.all([find(), reqs.refresh(), figures.refresh(), admin ? loadAudit() : null]);
+}
+
+/* "3 d 4 h", "2 h 5 min", "40 s": how long the server has been up. */
+function duration(s) {
+  const d = Math.floor(s / 86400), hr = Math.floor((s % 86400) / 3600), min = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${hr} h`;
+  if (hr) return `${hr} h ${min} min`;
+  return min ? `${min} min` : `${s} s`;
+}
+
+/* Figures from GET /api/admin/metrics: counts only, nobody in them. */
+function metricsCard() {
+  const list = h('dl', { class: 'figures', 'aria-live': 'polite' });
+  const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const btn = h('button', { type: 'button', class: 'secondary', text: 'Refresh' });
+  const box = h('section', { class: 'card', 'aria-labelledby': 'metrics-h' },
+    h('h2', { id: 'metrics-h', text: 'Metrics' }), err, list,
+    h('p', { class: 'hint', text: 'Requests are counted since the server started.' }), btn);
+  const fig = (label, value, name) => h('div', { dataset: { metric: name } }, h('dt', { text: label }), h('dd', { text: String(value) }));
+  box.refresh = async () => {
+    btn.disabled = true;
+    try {
+      const m = await api('GET', '/api/admin/metrics');
+      err.hidden = true;
+      const q = m.requests;
+      list.replaceChildren(
+        fig('Requests served', q.total, 'total'),
+        fig('Succeeded (2xx)', q['2xx'], '2xx'),
+        fig('Refused (4xx)', q['4xx'], '4xx'),
+        fig('Failed (5xx)', q['5xx'], '5xx'),
+        fig('In flight', q.in_flight, 'in_flight'),
+        fig('Users', m.users, 'users'),
+        fig('Active sessions', m.active_sessions, 'active_sessions'),
+        fig('Image jobs queued', m.image_jobs.queued, 'jobs_queued'),
+        fig('Image jobs running', m.image_jobs.running, 'jobs_running'),
+        fig('Open privacy requests', m.privacy_requests.open, 'requests_open'),
+        fig('Overdue privacy requests', m.privacy_requests.overdue, 'requests_overdue'),
+        fig('Up for', duration(m.uptime_seconds), 'uptime'));
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    } finally { btn.disabled = false; }
+  };
+  btn.addEventListener('click', () => box.refresh());
+  return box;
 }
 
 /* Privacy requests (PRIV-11): open ones first, nearest deadline first, as

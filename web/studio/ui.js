@@ -94,9 +94,9 @@ export function showError(form, err) {
   top.textContent = (err && err.message) || 'Something went wrong.';
 }
 
-/* Run work() with the button disabled and marked busy; errors go to the form. */
-export async function submitting(form, work) {
-  const btn = form.querySelector('button[type="submit"]');
+/* Run work() with the button disabled and marked busy; errors go to the form.
+ * btn: the button that submitted, where a form has more than one. */
+export async function submitting(form, work, btn = form.querySelector('button[type="submit"]')) {
   const label = btn ? btn.textContent : '';
   clearErrors(form);
   if (btn) { btn.disabled = true; btn.setAttribute('aria-busy', 'true'); btn.textContent = btn.dataset.busy || 'Working…'; }
