@@ -62,7 +62,8 @@ size_t api_tables(const struct route **out, size_t max, int with_debug)
 	const struct route *all[] = {
 		api_system_routes, api_auth_routes,  api_twofa_routes,   api_oidc_routes,
 		api_account_routes, api_keys_routes, api_admin_routes,   api_billing_routes,
-		api_legal_routes,   api_chat_routes, api_images_routes, api_privacy_routes,
+		api_legal_routes,   api_chat_routes, api_chats_routes,  api_images_routes,
+		api_privacy_routes,
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)

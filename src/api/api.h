@@ -25,6 +25,7 @@ extern const struct route api_keys_routes[];
 extern const struct route api_admin_routes[];
 extern const struct route api_oidc_routes[];
 extern const struct route api_chat_routes[];
+extern const struct route api_chats_routes[];
 extern const struct route api_images_routes[];
 extern const struct route api_privacy_routes[];
 extern const struct route api_privacy_debug_routes[];

@@ -88,6 +88,24 @@ static const struct store_privacy_table tables[] = {
 	 {NULL}, "SELECT COUNT(*) FROM privacy_requests WHERE user_id = ?1",
 	 "UPDATE privacy_requests SET user_id = NULL WHERE user_id = ?1", ERASE_DETACH,
 	 "privacy requests about your account and how they were answered"},
+	/* issue #5: the opt-in chat history; messages before their conversations */
+	{"chat_messages", "owner", "chat_messages",
+	 "SELECT json_object('conversation', conversation, 'seq', seq, 'role', role, 'created_at', created_at),"
+	 " content_sealed FROM chat_messages WHERE owner = ?1 ORDER BY conversation, seq",
+	 {"chat.content", NULL}, "SELECT COUNT(*) FROM chat_messages WHERE owner = ?1",
+	 "DELETE FROM chat_messages WHERE owner = ?1", ERASE_DELETE,
+	 "the messages of the chats you kept (chat history on): role, text, time"},
+	{"chat_conversations", "owner", "chat_conversations",
+	 "SELECT json_object('id', id, 'created_at', created_at, 'updated_at', updated_at), title_sealed"
+	 " FROM chat_conversations WHERE owner = ?1 ORDER BY created_at",
+	 {"chat.title", NULL}, "SELECT COUNT(*) FROM chat_conversations WHERE owner = ?1",
+	 "DELETE FROM chat_conversations WHERE owner = ?1", ERASE_DELETE,
+	 "the chats you kept while chat history was on: title, times"},
+	{"chat_settings", "owner", "chat_settings",
+	 "SELECT json_object('history', json(CASE history WHEN 1 THEN 'true' ELSE 'false' END), 'updated_at', updated_at)"
+	 " FROM chat_settings WHERE owner = ?1",
+	 {NULL}, "SELECT COUNT(*) FROM chat_settings WHERE owner = ?1", "DELETE FROM chat_settings WHERE owner = ?1",
+	 ERASE_DELETE, "whether you switched chat history on, and when"},
 	{"images", "owner,end_user", "images",
 	 "SELECT json_object('id', id, 'file', 'images/' || id || '.png', 'model', model, 'seed', seed, 'width', width,"
 	 " 'height', height, 'steps', steps, 'guidance', guidance, 'sampler', sampler, 'strength', strength,"
