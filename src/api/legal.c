@@ -212,6 +212,9 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 		    "that. Optional profile fields (name, phone, company, billing address) only if you give them.</li>"
 		    "<li><strong>Content</strong>: prompts you ask us to keep, generated images and uploads, sealed at rest "
 		    "with a key of your own. They are never used to train models unless you opt in to data sharing.</li>"
+		    "<li><strong>Chat history</strong>: the studio's chats are not stored unless you turn on "
+		    "&ldquo;Keep chat history&rdquo; on its Chat page. While it is on, your conversations are kept, sealed at "
+		    "rest with your key; turning it off deletes every stored conversation at once.</li>"
 		    "<li><strong>Usage</strong>: for each API call, the endpoint, model, token or image counts, status, "
 		    "time and response time. Never the prompt or the output.</li>"
 		    "<li><strong>Security</strong>: IP addresses for rate limiting and in the security audit log.</li>");
@@ -233,6 +236,8 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 	} else {
 		row(b, "Generated images", "until you delete them (or your account)", NULL);
 	}
+	row(b, "Chat history", "only while you keep chat history on: until you delete a conversation, turn history off "
+	    "(which deletes them all) or delete your account", NULL);
 	human_duration(d, sizeof d, c->retention.usage_logs);
 	row(b, "API usage logs", d, NULL);
 	human_duration(d, sizeof d, c->retention.billing);

@@ -203,6 +203,14 @@ describe('chat history', () => {
       assert.equal(sql(srv.dataDir, `SELECT COUNT(*) FROM ${t} WHERE owner = '${u.id}'`), '0', t);
   });
 
+  test('issue 5: the privacy notice says chat history is kept only when switched on, sealed, deleted when off', async () => {
+    const r = await api(srv.url, 'GET', '/privacy');
+    assert.equal(r.status, 200);
+    assert.match(r.text, /Chat history<\/strong>: the studio's chats are not stored unless you turn on/);
+    assert.match(r.text, /sealed at rest with your key; turning it off deletes every stored conversation/);
+    assert.match(r.text, /<td>Chat history<\/td>/);
+  });
+
   test('issue 5: bad input is refused with 400 naming the field', async () => {
     const u = await user(srv);
     const bad = await u.c.req('PUT', '/api/chat/settings', { history: 'yes' });
