@@ -283,6 +283,8 @@ describe('studio in chromium', () => {
     await page.getByLabel('Model').waitFor();
     assert.equal(await page.locator('.msg').count(), 0);
     assert.deepEqual(await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)]), [[], []]);
+    assert.equal(await page.getByLabel('Keep chat history').isChecked(), false, 'history is off by default');
+    assert.equal(await page.locator('.saved-chats li').count(), 0);
   });
 
   test('API key: created with name, scopes and expiry, secret shown once with a copy button, listed, revoked (REQ: ACC-7)', async () => {
@@ -411,6 +413,80 @@ describe('studio in chromium', () => {
     await page.waitForTimeout(300);
     assert.equal(await reply.textContent().then((t) => t.length), shown, 'nothing arrives after Stop');
     await page.getByLabel('Temperature').fill('0.7');
+  });
+
+  test('issue 9: chat history only when switched on: saved after each reply, listed and reopened after leaving, all deleted when switched off', async () => {
+    // a fresh Chat page (the Stop test left a conversation in memory)
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Model').waitFor();
+    const box = page.getByLabel('Keep chat history');
+    assert.equal(await box.isChecked(), false);
+    await box.check();
+    await page.getByText('Chat history is on').waitFor();
+    await page.getByText('No saved conversations yet.').waitFor();
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    await page.getByLabel('Max tokens').fill('16');
+    const ask = 'Remember the heron by the weir.';
+    await page.getByLabel('Message').fill(ask);
+    const posted = page.waitForResponse((r) => r.url().endsWith('/api/chat/conversations') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const res = await posted;
+    assert.equal(res.status(), 201, await res.text());
+    const sent = JSON.parse(res.request().postData());
+    assert.equal(sent.title, ask);
+    assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'assistant']);
+    const reply = await page.locator('.msg.assistant .content').last().textContent();
+    assert.equal(sent.messages[1].content, reply);
+    await page.getByRole('button', { name: `Open ${ask}` }).waitFor();
+    await shot('chat-history-on');
+
+    // leave and come back: the page starts empty, the conversation is listed and reopens
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Model').waitFor();
+    assert.equal(await page.locator('.msg').count(), 0);
+    assert.equal(await page.getByLabel('Keep chat history').isChecked(), true);
+    await page.getByRole('button', { name: `Open ${ask}` }).click();
+    await page.locator('.msg.user', { hasText: ask }).waitFor();
+    assert.equal(await page.locator('.msg.assistant .content').last().textContent(), reply);
+
+    // the next exchange replaces the stored conversation (PUT, one row)
+    await page.getByLabel('Max tokens').fill('16');
+    await page.getByLabel('Message').fill('And the kingfisher?');
+    const put = page.waitForResponse((r) => /\/api\/chat\/conversations\/conv_/.test(r.url()) && r.request().method() === 'PUT');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const pr = await put;
+    assert.equal(pr.status(), 200, await pr.text());
+    assert.equal(JSON.parse(pr.request().postData()).messages.length, 4);
+    await page.locator('.saved-chats li', { hasText: '4 messages' }).waitFor();
+    assert.equal(await page.locator('.saved-chats li').count(), 1);
+    assert.deepEqual(await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)]), [[], []]);
+
+    // switching off asks first; declined, nothing changes
+    let asked = '';
+    page.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+    await box.click();
+    assert.match(asked, /stored conversation will be deleted/);
+    assert.equal(await box.isChecked(), true);
+    assert.equal(await page.locator('.saved-chats li').count(), 1);
+    // accepted: every stored conversation goes
+    page.once('dialog', (d) => d.accept());
+    await box.click();
+    await page.getByText('Chat history is off; 1 stored conversation was deleted.').waitFor();
+    assert.equal(await box.isChecked(), false);
+    assert.equal(await page.locator('.saved-chats li').count(), 0);
+    const st = await page.evaluate(() => fetch('/api/chat/settings').then((r) => r.json()));
+    assert.deepEqual(st, { history: false });
+    await page.getByRole('link', { name: 'Credits' }).click();
+    await page.getByRole('heading', { name: 'Credits and usage' }).waitFor();
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Model').waitFor();
+    assert.equal(await page.getByLabel('Keep chat history').isChecked(), false);
+    assert.equal(await page.locator('.saved-chats li').count(), 0);
+    assert.equal(await page.locator('.msg').count(), 0);
   });
 
   test('sessions: browser, system and approximate place listed; another session ended from the page (REQ: ACC-10)', async () => {

@@ -1,10 +1,14 @@
 // chat.js: chat with a text model (GEN-1, GEN-8). The reply streams as
 // server-sent events read from fetch's ReadableStream and is drawn as it
 // arrives; Stop aborts the fetch, and the server stops generating when the
-// connection closes. The conversation lives in this page's memory only:
-// nothing is stored, and leaving the page forgets it.
+// connection closes. By default the conversation lives in this page's
+// memory only: nothing is stored, and leaving the page forgets it. With
+// "Keep chat history" switched on (issue #9), each finished exchange saves
+// the whole conversation on the server, sealed under the user's key (POST
+// the first time, PUT after), and saved conversations can be reopened or
+// deleted; switching it off deletes them all, after a confirmation.
 import { ApiError, api, headers, unauthorized } from './api.js';
-import { h, field, title, showError, clearErrors } from './ui.js';
+import { h, field, title, showError, clearErrors, when } from './ui.js';
 
 /* Parse a text/event-stream body, calling onData(string) per data field. */
 export async function readSSE(body, onData) {
@@ -30,6 +34,13 @@ export async function render(view) {
   const models = (list.data || []).filter((m) => !m.kind || m.kind === 'text');
   const conversation = [];
   let controller = null;
+  let keep = false;      // the user's chat history switch
+  let savedId = null;    // the stored conversation this one is, once saved
+  try {
+    keep = !!(await api('GET', '/api/chat/settings')).history;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+  }
 
   const options = models.map((m) => ({ value: m.id, disabled: m.available === false,
     label: m.available === false ? `${m.id} (unavailable: ${m.unavailable_reason || 'down'})` : m.id }));
@@ -52,9 +63,126 @@ export async function render(view) {
   const clearBtn = h('button', { type: 'button', class: 'link', text: 'New conversation', onclick: () => {
     if (controller) controller.abort();
     conversation.length = 0;
+    savedId = null;
     transcript.replaceChildren();
     statusLine.textContent = 'Started a new conversation.';
   } });
+
+  // --- chat history (opt-in) ---
+  const historyField = field({ name: 'history', id: 'keep-history', label: 'Keep chat history', type: 'checkbox',
+    value: keep, hint: 'Off: nothing is stored. On: your conversations are saved, sealed with your key; turning it off deletes them.' });
+  const historyBox = historyField.querySelector('input');
+  const savedList = h('ul', { class: 'saved-chats', 'aria-label': 'Saved conversations' });
+  const savedEmpty = h('p', { class: 'hint', text: 'No saved conversations yet.' });
+  const historyCard = h('section', { class: 'card history', 'aria-labelledby': 'history-h' },
+    h('h2', { id: 'history-h', text: 'History' }), historyField, savedEmpty, savedList);
+  const leadLine = () => (keep ? 'This conversation is saved in your chat history.' : 'Nothing of this conversation is stored.');
+
+  async function refreshSaved() {
+    savedList.replaceChildren();
+    savedEmpty.hidden = !keep;
+    savedList.hidden = !keep;
+    if (!keep) return;
+    let list;
+    try {
+      list = await api('GET', '/api/chat/conversations?limit=50');
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showError(historyCard, err);
+      return;
+    }
+    savedEmpty.hidden = list.data.length > 0;
+    for (const c of list.data) {
+      const name = c.title || 'Untitled conversation';
+      savedList.append(h('li', { class: c.id === savedId ? 'current' : null },
+        h('button', { type: 'button', class: 'link', text: name, 'aria-label': `Open ${name}`, onclick: () => reopen(c.id) }),
+        h('span', { class: 'hint', text: ` ${c.message_count} messages, ${when(c.updated_at)} ` }),
+        h('button', { type: 'button', class: 'link', text: 'Delete', 'aria-label': `Delete ${name}`,
+          onclick: () => forget(c.id, name) })));
+    }
+  }
+
+  async function reopen(id) {
+    if (controller) controller.abort();
+    try {
+      const c = await api('GET', `/api/chat/conversations/${encodeURIComponent(id)}`);
+      conversation.length = 0;
+      transcript.replaceChildren();
+      const sys = settings.querySelector('[name="system"]');
+      sys.value = '';
+      for (const m of c.messages) {
+        if (m.role === 'system') { sys.value = m.content; continue; }
+        conversation.push({ role: m.role, content: m.content });
+        bubble(m.role, m.content);
+      }
+      savedId = c.id;
+      statusLine.textContent = `Opened "${c.title || 'Untitled conversation'}".`;
+      refreshSaved();
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showError(historyCard, err);
+    }
+  }
+
+  async function forget(id, name) {
+    if (!window.confirm(`Delete the saved conversation "${name}"? This cannot be undone.`)) return;
+    try {
+      await api('DELETE', `/api/chat/conversations/${encodeURIComponent(id)}`);
+      if (savedId === id) savedId = null;
+      statusLine.textContent = `Deleted "${name}".`;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showError(historyCard, err);
+    }
+    refreshSaved();
+  }
+
+  /* Save the whole conversation after a finished exchange (history on). */
+  async function save() {
+    if (!keep || !conversation.length) return;
+    const sys = settings.querySelector('[name="system"]').value;
+    const messages = [...(sys ? [{ role: 'system', content: sys }] : []), ...conversation];
+    try {
+      if (savedId) {
+        await api('PUT', `/api/chat/conversations/${encodeURIComponent(savedId)}`, { messages });
+      } else {
+        const first = conversation.find((m) => m.role === 'user');
+        const name = first ? [...first.content.replace(/\s+/g, ' ').trim()].slice(0, 60).join('') : '';
+        savedId = (await api('POST', '/api/chat/conversations', { title: name || null, messages })).id;
+      }
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showError(historyCard, err);
+      return;
+    }
+    refreshSaved();
+  }
+
+  historyBox.addEventListener('change', async () => {
+    clearErrors(historyCard);
+    const want = historyBox.checked;
+    if (!want && !window.confirm('Turn off chat history? Every stored conversation will be deleted.')) {
+      historyBox.checked = true;
+      return;
+    }
+    historyBox.disabled = true;
+    try {
+      const r = await api('PUT', '/api/chat/settings', { history: want });
+      keep = !!r.history;
+      if (!keep) savedId = null;
+      statusLine.textContent = keep ? 'Chat history is on: conversations are saved from now on.'
+        : `Chat history is off; ${r.deleted} stored conversation${r.deleted === 1 ? ' was' : 's were'} deleted.`;
+      if (keep) await save();
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      historyBox.checked = keep;
+      showError(historyCard, err);
+    } finally {
+      historyBox.disabled = false;
+      lead.textContent = leadLine();
+    }
+    refreshSaved();
+  });
   const composer = h('form', { class: 'composer', novalidate: true },
     field({ name: 'messages', id: 'message', label: 'Message', type: 'textarea', rows: 3, required: true,
       hint: 'Ctrl+Enter sends.' }),
@@ -127,12 +255,13 @@ export async function render(view) {
         return;
       }
       conversation.push({ role: 'assistant', content: reply });
+      save();
       statusLine.textContent = `Done${finish === 'length' ? ' (stopped at the token limit)' : ''}${usage ? `: ${usage.prompt_tokens} prompt and ${usage.completion_tokens} reply tokens` : ''}.`;
     } catch (err) {
       if (err.name === 'AbortError') {
         out.parentElement.classList.add('stopped');
         out.after(h('p', { class: 'hint', text: 'Stopped.' }));
-        if (reply) conversation.push({ role: 'assistant', content: reply });
+        if (reply) { conversation.push({ role: 'assistant', content: reply }); save(); }
         statusLine.textContent = 'Stopped; generation ended on the server.';
       } else {
         // nothing was said: the message goes back into the box to edit
@@ -162,11 +291,16 @@ export async function render(view) {
     send(text);
   });
 
-  view.append(...title('Chat', 'Replies stream as they are written. Nothing of this conversation is stored.'));
+  const lead = h('span', { text: leadLine() });
+  const [heading, leadP] = title('Chat', 'Replies stream as they are written. ');
+  leadP.append(lead);
+  view.append(heading, leadP);
   if (!models.length) {
     view.append(h('p', { class: 'empty', text: 'No text model is configured on this server yet.' }));
     return undefined;
   }
-  view.append(h('div', { class: 'chat' }, h('section', { class: 'card talk', 'aria-label': 'Conversation' }, transcript, composer), settings));
+  view.append(h('div', { class: 'chat' }, h('section', { class: 'card talk', 'aria-label': 'Conversation' }, transcript, composer),
+    h('div', { class: 'side' }, settings, historyCard)));
+  refreshSaved();
   return () => { if (controller) controller.abort(); };
 }
