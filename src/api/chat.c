@@ -12,9 +12,10 @@
  *
  * Every call writes one usage row (USE-1): endpoint, model, tokens, status,
  * latency, key, and the customer's `user` as a keyed hash scoped to the
- * customer; never the prompt or the output. Chat history is not stored: the
- * studio's opt-in history (a later change) would seal and store the
- * conversation here, in finish_call(), under the owner's key.
+ * customer; never the prompt or the output. Nothing here stores a
+ * conversation: the studio's opt-in chat history (api/chats.c, issue #5) is
+ * saved by the studio itself after each finished exchange, sealed under the
+ * owner's key, and only while the owner has switched it on.
  */
 #include <inttypes.h>
 #include <math.h>
