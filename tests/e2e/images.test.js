@@ -314,7 +314,10 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     assert.equal((await getBytes(`${srv.url}/api/images/${id}/file`, { key: bob.key })).status, 404);
     assert.equal((await getBytes(url)).status, 401, 'a link alone opens nothing');
     // the owner: a forged or expired signature fails too
-    assert.equal((await getBytes(url.replace(/sig=./, 'sig=0'), alice)).status, 404);
+    // (the first character of the signature changed, whatever it was)
+    const forged = url.replace(/sig=(.)/, (_, ch) => `sig=${ch === '0' ? '1' : '0'}`);
+    assert.notEqual(forged, url);
+    assert.equal((await getBytes(forged, alice)).status, 404);
     const expired = url.replace(/exp=\d+/, 'exp=1000');
     assert.equal((await getBytes(expired, alice)).status, 404);
     assert.equal((await getBytes(url, alice)).status, 200);
