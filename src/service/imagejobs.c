@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/datafile.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
@@ -70,26 +71,7 @@ struct imagejobs {
  * first. */
 static bool find_default(char *out, size_t n)
 {
-	char exe[PATH_MAX];
-	ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[l > 0 ? l : 0] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	const char *env = getenv("ATELIER_DEFAULT_IMAGE_MODEL");
-	char cands[4][PATH_MAX + 64];
-	int nc = 0;
-	if (env && env[0])
-		snprintf(cands[nc++], sizeof cands[0], "%s", env);
-	snprintf(cands[nc++], sizeof cands[0], "models/shapes-diffusion.safetensors");
-	snprintf(cands[nc++], sizeof cands[0], "%s/../models/shapes-diffusion.safetensors", exe);
-	snprintf(cands[nc++], sizeof cands[0], "/usr/share/atelier/models/shapes-diffusion.safetensors");
-	for (int i = 0; i < nc; i++)
-		if (access(cands[i], R_OK) == 0) {
-			snprintf(out, n, "%s", cands[i]);
-			return true;
-		}
-	return false;
+	return datafile_find("ATELIER_DEFAULT_IMAGE_MODEL", "shapes-diffusion.safetensors", out, n);
 }
 
 static void load(struct imagemodel *m)

@@ -9,32 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/datafile.h"
 #include "base/log.h"
 
 /* Where the committed default model may be: the working directory (a
  * checkout), beside the binary (build/../models) or an install prefix. */
 static bool find_default(char *out, size_t n)
 {
-	char exe[PATH_MAX];
-	ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[l > 0 ? l : 0] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	const char *env = getenv("ATELIER_DEFAULT_MODEL");
-	char cands[4][PATH_MAX + 64];
-	int nc = 0;
-	if (env && env[0])
-		snprintf(cands[nc++], sizeof cands[0], "%s", env);
-	snprintf(cands[nc++], sizeof cands[0], "models/atelier-tiny.gguf");
-	snprintf(cands[nc++], sizeof cands[0], "%s/../models/atelier-tiny.gguf", exe);
-	snprintf(cands[nc++], sizeof cands[0], "/usr/share/atelier/models/atelier-tiny.gguf");
-	for (int i = 0; i < nc; i++)
-		if (access(cands[i], R_OK) == 0) {
-			snprintf(out, n, "%s", cands[i]);
-			return true;
-		}
-	return false;
+	return datafile_find("ATELIER_DEFAULT_MODEL", "atelier-tiny.gguf", out, n);
 }
 
 static void load(struct textmodel *m)
