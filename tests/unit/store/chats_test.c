@@ -16,18 +16,11 @@
 #include "store/chats.h"
 #include "store/db.h"
 
-static struct db *db;
-static char dir[64];
+#include "tempdb.h"
 
 static int setup(void **st)
 {
-	snprintf(dir, sizeof dir, "/tmp/atelier-chat-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	char p[128];
-	snprintf(p, sizeof p, "%s/c.db", dir);
-	struct errinfo e;
-	struct db_options o = {.backend = "sqlite", .path = p, .pool = 1, .busy_timeout_ms = 5000};
-	assert_int_equal(db_open(&db, &o, &e), ERR_OK);
+	tempdb_open();
 	struct db_conn *c = db_get(db);
 	for (const char *const *id = (const char *const[]){"u_a", "u_b", NULL}; *id; id++) {
 		char sql[512];
@@ -43,10 +36,7 @@ static int setup(void **st)
 
 static int teardown(void **st)
 {
-	db_close(db);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	return tempdb_close();
 }
 
 static void switch_is_off_until_set(void **st)

@@ -17,27 +17,17 @@
 #include "store/images.h"
 #include "store/store.h"
 
-static struct db *db;
-static char dir[64];
+#include "tempdb.h"
 
 static int setup(void **st)
 {
-	snprintf(dir, sizeof dir, "/tmp/atelier-img-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	char p[128];
-	snprintf(p, sizeof p, "%s/i.db", dir);
-	struct errinfo e;
-	struct db_options o = {.backend = "sqlite", .path = p, .pool = 1, .busy_timeout_ms = 5000};
-	assert_int_equal(db_open(&db, &o, &e), ERR_OK);
+	tempdb_open();
 	return 0;
 }
 
 static int teardown(void **st)
 {
-	db_close(db);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	return tempdb_close();
 }
 
 static void queue(struct db_conn *c, const char *id, const char *model, int64_t at, int64_t hold)

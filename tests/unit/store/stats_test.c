@@ -14,27 +14,17 @@
 #include "store/db.h"
 #include "store/store.h"
 
-static struct db *db;
-static char dir[64];
+#include "tempdb.h"
 
 static int setup(void **st)
 {
-	snprintf(dir, sizeof dir, "/tmp/atelier-stats-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	char p[128];
-	snprintf(p, sizeof p, "%s/a.db", dir);
-	struct errinfo e;
-	struct db_options o = {.backend = "sqlite", .path = p, .pool = 1, .busy_timeout_ms = 5000};
-	assert_int_equal(db_open(&db, &o, &e), ERR_OK);
+	tempdb_open();
 	return 0;
 }
 
 static int teardown(void **st)
 {
-	db_close(db);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	return tempdb_close();
 }
 
 static void exec(struct db_conn *c, const char *fmt, const char *a, int64_t x, int64_t y)
