@@ -426,7 +426,8 @@ static void generate(struct http_request *req, struct http_response *res, void *
 		}
 	}
 
-	struct textgen_params p = {.max_tokens = (uint32_t)max_tokens, .n_stop = r.n_stop, .want_logits = r.top_logprobs > 0};
+	struct textgen_params p = {.max_tokens = (uint32_t)max_tokens, .n_stop = r.n_stop, .want_logprob = r.logprobs,
+				     .want_logits = r.top_logprobs > 0};
 	sampler_params_default(&p.sp);
 	p.sp.temperature = (float)r.temperature;
 	p.sp.top_p = (float)r.top_p;

@@ -327,6 +327,53 @@ AVX2 static float dot_bf16_avx2(size_t n, const void *w, const void *a)
 	return s;
 }
 
+/* Float weight rows against four activation vectors: each weight vector is
+ * loaded (and widened) once for the four, with two accumulators per vector
+ * to keep both FMA ports busy. LOADW(i) gives 8 weights as floats. */
+#define DOT4_FLOAT(name, LOADW, scalar_w)                                                                  \
+	AVX2 static void name(size_t n, const void *w, const void *const a[4], float out[4])           \
+	{                                                                                                \
+		const uint8_t *x = w;                                                                    \
+		const float *y0 = a[0], *y1 = a[1], *y2 = a[2], *y3 = a[3];                              \
+		__m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, \
+		       s30 = s00, s31 = s00;                                                             \
+		size_t i = 0;                                                                            \
+		for (; i + 16 <= n; i += 16) {                                                           \
+			__m256 w0 = LOADW(i), w1 = LOADW(i + 8);                                         \
+			s00 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), s00);                         \
+			s01 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), s01);                     \
+			s10 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), s10);                         \
+			s11 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), s11);                     \
+			s20 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y2 + i), s20);                         \
+			s21 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y2 + i + 8), s21);                     \
+			s30 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y3 + i), s30);                         \
+			s31 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y3 + i + 8), s31);                     \
+		}                                                                                        \
+		out[0] = hsum8(_mm256_add_ps(s00, s01));                                                 \
+		out[1] = hsum8(_mm256_add_ps(s10, s11));                                                 \
+		out[2] = hsum8(_mm256_add_ps(s20, s21));                                                 \
+		out[3] = hsum8(_mm256_add_ps(s30, s31));                                                 \
+		for (; i < n; i++) {                                                                     \
+			float wi = scalar_w(i);                                                          \
+			out[0] += wi * y0[i];                                                            \
+			out[1] += wi * y1[i];                                                            \
+			out[2] += wi * y2[i];                                                            \
+			out[3] += wi * y3[i];                                                            \
+		}                                                                                        \
+	}
+
+#define LOADW_F32(i) _mm256_loadu_ps((const float *)x + (i))
+#define SCALARW_F32(i) ((const float *)x)[i]
+#define LOADW_F16(i) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * (i))))
+#define SCALARW_F16(i) tensor_f16_to_f32(rd16(x + 2 * (i)))
+#define LOADW_BF16(i)                                                                                   \
+	_mm256_castsi256_ps(                                                                             \
+		_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + 2 * (i)))), 16))
+#define SCALARW_BF16(i) tensor_bf16_to_f32(rd16(x + 2 * (i)))
+DOT4_FLOAT(dot4_f32_avx2, LOADW_F32, SCALARW_F32)
+DOT4_FLOAT(dot4_f16_avx2, LOADW_F16, SCALARW_F16)
+DOT4_FLOAT(dot4_bf16_avx2, LOADW_BF16, SCALARW_BF16)
+
 AVX2 static inline float f16s(const uint8_t *p)
 {
 	return _cvtsh_ss(rd16(p));
@@ -535,9 +582,9 @@ AVX2 static void dot4_q4_0_avx2(size_t n, const void *w, const void *const a[4],
 }
 
 static const struct quant_kernel avx2[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, NULL, "avx2"},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, NULL, "avx2"},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, NULL, "avx2"},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, dot4_f32_avx2, "avx2"},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, dot4_f16_avx2, "avx2"},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, dot4_bf16_avx2, "avx2"},
 	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, dot4_q8_0_avx2, "avx2"},
 	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, dot4_q4_0_avx2, "avx2"},
 	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, NULL, "avx2"},

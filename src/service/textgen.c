@@ -19,6 +19,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <stdio.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -331,7 +333,8 @@ static const char *find_stop(const char *text, size_t len, const char *const *st
 static int advance(struct textgen *g, struct seq *s, const float *logits)
 {
 	float lp = 0;
-	int32_t tok = sampler_sample(s->smp, logits, &lp);
+	/* the log-probability costs an exp per vocabulary entry: only on request */
+	int32_t tok = sampler_sample(s->smp, logits, s->p.want_logprob || s->p.want_logits ? &lp : NULL);
 	sampler_accept(s->smp, tok);
 	s->n_gen++;
 	for (size_t i = 0; i < g->n_eos; i++)
@@ -406,7 +409,9 @@ static void step(struct textgen *g)
 	if (!n)
 		return;
 	struct errinfo e = {0};
+	struct timespec T0, T1, T2; clock_gettime(CLOCK_MONOTONIC, &T0);
 	int rc = llm_forward(g->ctx, g->batch, n, &e);
+	clock_gettime(CLOCK_MONOTONIC, &T1);
 	pthread_mutex_lock(&g->mu);
 	g->stats.steps++;
 	g->stats.tokens += n;
@@ -428,6 +433,9 @@ static void step(struct textgen *g)
 			s->pos++;
 		advance(g, s, llm_logits(g->ctx, (size_t)s->bidx));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &T2);
+	static double F, A; static long N, NT; F += (T1.tv_sec-T0.tv_sec)+(T1.tv_nsec-T0.tv_nsec)*1e-9; A += (T2.tv_sec-T1.tv_sec)+(T2.tv_nsec-T1.tv_nsec)*1e-9; N++; NT += n;
+	if (N % 100 == 0) fprintf(stderr, "steps %ld tokens %ld fwd %.3f ms/step adv %.3f ms/step\n", N, NT, F*1e3/N, A*1e3/N);
 }
 
 static void *run(void *arg)

@@ -44,6 +44,7 @@ struct textgen_params {
 	uint32_t max_tokens;       /* > 0 */
 	const char *stop[TEXTGEN_MAX_STOP];
 	size_t n_stop;
+	bool want_logprob;         /* compute each token's log-probability (else 0 is passed) */
 	bool want_logits;          /* pass logits to the text callback (logprobs) */
 };
 

@@ -13,7 +13,8 @@
 #include <string.h>
 
 struct cand {
-	float logit;
+	float logit; /* after penalties; the sort key */
+	float prob;  /* exp((logit - max) / temperature), unnormalised */
 	int32_t id;
 };
 
@@ -134,8 +135,8 @@ static int cmp_desc(const void *a, const void *b)
 	return ((const struct cand *)a)->id - ((const struct cand *)b)->id;
 }
 
-/* Move the k largest to the front (unordered): a min-heap of the best k seen
- * so far, O(n log k). */
+/* Move the k largest to the front (unordered), the others behind them: a
+ * min-heap of the best k seen so far, O(n log k). A permutation of c. */
 static void heap_down(struct cand *h, size_t k, size_t i)
 {
 	for (;;) {
@@ -160,10 +161,31 @@ static void select_top(struct cand *c, size_t n, size_t k)
 		heap_down(c, k, i);
 	for (size_t i = k; i < n; i++)
 		if (cmp_desc(&c[i], &c[0]) < 0) {
+			struct cand t = c[0];
 			c[0] = c[i];
+			c[i] = t;
 			heap_down(c, k, 0);
 		}
 }
+
+/* Candidates c[0..*sorted) are the best, in order; make c[0..i] so, doubling
+ * the sorted head each time (every tail member ranks below the head, so the
+ * next best of the tail extend it). Returns 1, for use in conditions. */
+static int ensure_sorted(struct cand *c, size_t m, size_t *sorted, size_t i)
+{
+	while (i >= *sorted && *sorted < m) {
+		size_t more = *sorted, left = m - *sorted;
+		if (more > left)
+			more = left;
+		if (more < left)
+			select_top(c + *sorted, left, more);
+		qsort(c + *sorted, more, sizeof *c, cmp_desc);
+		*sorted += more;
+	}
+	return 1;
+}
+
+#define SORT_HEAD 64
 
 int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 {
@@ -193,28 +215,34 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 			select_top(s->c, n, (size_t)p->top_k);
 			m = (size_t)p->top_k;
 		}
-		qsort(s->c, m, sizeof *s->c, cmp_desc);
+		/* Only the head of the descending order is ever walked: sort the
+		 * SORT_HEAD best, and more only when a walk runs past them. The
+		 * order (logit, then id) is total, so the walk meets the tokens in the
+		 * same order as after a full sort. */
+		size_t sorted = m < SORT_HEAD ? m : SORT_HEAD;
+		if (sorted < m)
+			select_top(s->c, m, sorted);
+		qsort(s->c, sorted, sizeof *s->c, cmp_desc);
 		float mx = s->c[0].logit;
-		double sum = 0;
-		for (size_t i = 0; i < m; i++) {
-			s->c[i].logit = expf((s->c[i].logit - mx) / p->temperature);
-			sum += s->c[i].logit;
-		}
+		for (size_t i = 0; i < m; i++)
+			s->c[i].prob = expf((s->c[i].logit - mx) / p->temperature);
 		/* min-p: keep tokens at least min_p times as likely as the best. */
 		size_t keep = m;
 		if (p->min_p > 0) {
-			float thr = s->c[0].logit * p->min_p;
-			for (keep = 1; keep < m && s->c[keep].logit >= thr; keep++)
+			float thr = s->c[0].prob * p->min_p;
+			for (keep = 1; keep < m && ensure_sorted(s->c, m, &sorted, keep) && s->c[keep].prob >= thr;
+			     keep++)
 				;
 		}
 		/* top-p: smallest prefix whose mass reaches top_p. */
 		if (p->top_p < 1) {
 			double acc = 0, tot = 0;
 			for (size_t i = 0; i < keep; i++)
-				tot += s->c[i].logit;
+				tot += s->c[i].prob;
 			size_t i = 0;
 			for (; i < keep; i++) {
-				acc += s->c[i].logit;
+				ensure_sorted(s->c, m, &sorted, i);
+				acc += s->c[i].prob;
 				if (acc >= p->top_p * tot) {
 					i++;
 					break;
@@ -222,18 +250,21 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 			}
 			keep = i < 1 ? 1 : i;
 		}
-		sum = 0;
+		double sum = 0;
 		for (size_t i = 0; i < keep; i++)
-			sum += s->c[i].logit;
+			sum += s->c[i].prob;
 		double r = uniform(s) * sum, acc = 0;
-		chosen = s->c[keep - 1].id;
+		chosen = -1;
 		for (size_t i = 0; i < keep; i++) {
-			acc += s->c[i].logit;
+			ensure_sorted(s->c, m, &sorted, i);
+			acc += s->c[i].prob;
 			if (r < acc) {
 				chosen = s->c[i].id;
 				break;
 			}
 		}
+		if (chosen < 0) /* r rounded past the last sum */
+			chosen = s->c[keep - 1].id;
 	}
 	if (logprob) {
 		float mx = logits[0];

@@ -73,8 +73,13 @@ static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 	static float x[NMAX], wf[NMAX];
 	static uint8_t act[NMAX * 8];
 	/* 33 blocks of 32 for the 32-element types: an odd count reaches the
-	 * SIMD kernels' one-block tail as well as their two-block loop */
-	const int N = t == TENSOR_Q4_K || t == TENSOR_Q5_K || t == TENSOR_Q6_K ? 1024 : 1056;
+	 * SIMD kernels' one-block tail as well as their two-block loop; float
+	 * rows get an odd length so the SIMD kernels run their scalar tails */
+	int N = 1056;
+	if (t == TENSOR_Q4_K || t == TENSOR_Q5_K || t == TENSOR_Q6_K)
+		N = 1024;
+	else if (t == TENSOR_F32 || t == TENSOR_F16 || t == TENSOR_BF16)
+		N = 1063;
 	for (int trial = 0; trial < 20; trial++) {
 		random_row(t, w, N);
 		for (int i = 0; i < N; i++)
