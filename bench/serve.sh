@@ -71,4 +71,4 @@ node bench/serve_client.mjs stream "$UP" "$UPKEY" m 1 "$MAXTOK" 1 >/dev/null
 for n in 1 4 16; do
 	node bench/serve_client.mjs stream "$UP" "$UPKEY" m "$n" "$MAXTOK" "$ROUNDS"
 done
-node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m 200
+node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m ${SAMPLES:-1000}

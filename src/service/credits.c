@@ -83,7 +83,9 @@ int credits_reserve(struct db *db, const char *owner, int64_t amount, const char
 	if (!valid_amount(amount))
 		return ERR_INVALID;
 	struct db_conn *c = db_get(db);
-	int rc = db_begin(c);
+	/* lazy: a hold that a power cut erases was for a request that died with
+	 * the power, and a durable commit after it (a queued image job) syncs it */
+	int rc = db_begin_lazy(c);
 	if (rc)
 		goto out;
 	rc = store_ledger_add(c, owner, "hold", -amount, idem, 0, NULL, NULL, hold);
@@ -112,7 +114,9 @@ static int close_hold(struct db *db, int64_t hold, int64_t actual, const char *m
 	char owner[80];
 	int64_t amount;
 	char idem[64];
-	int rc = db_begin(c);
+	/* lazy: durable within DB_LAZY_SYNC_MS; a power cut inside that window
+	 * leaves the hold open, and start-up releases it (the customer's gain) */
+	int rc = db_begin_lazy(c);
 	if (rc)
 		goto out;
 	rc = store_hold_close(c, hold, actual >= 0 ? "settled" : "released", owner, sizeof owner, &amount);

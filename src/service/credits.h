@@ -8,6 +8,12 @@
  * overdraft. A generation reserves its worst-case cost first (a hold), then
  * settles the true cost when it ends or releases the hold on failure,
  * cancellation or crash (credits_recover at start-up).
+ *
+ * Holds, settlements and releases commit lazily (db_begin_lazy): visible at
+ * once, durable within DB_LAZY_SYNC_MS, so no disk flush sits on a request's
+ * path. A power cut inside that window can only leave a hold open (released
+ * at start-up) or forget a spend: never an overdraft, never a half entry.
+ * Purchases and grants commit durably before they are acknowledged.
  */
 #ifndef ATELIER_SERVICE_CREDITS_H
 #define ATELIER_SERVICE_CREDITS_H

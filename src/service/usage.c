@@ -8,7 +8,12 @@
 int usage_record(struct db *db, const struct store_usage *u)
 {
 	struct db_conn *c = db_get(db);
-	int rc = store_usage_add(c, u);
+	/* lazy, like the charge it goes with: no disk flush on the request path */
+	int rc = db_begin_lazy(c);
+	if (rc == ERR_OK && (rc = store_usage_add(c, u)) == ERR_OK)
+		rc = db_commit(c);
+	if (rc)
+		db_rollback(c);
 	db_put(c);
 	return rc;
 }

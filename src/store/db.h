@@ -59,6 +59,23 @@ int db_begin(struct db_conn *c);
 int db_commit(struct db_conn *c);
 void db_rollback(struct db_conn *c);
 
+/* A transaction whose commit does not wait for the disk: visible to every
+ * connection at once, and made durable by a background barrier within
+ * DB_LAZY_SYNC_MS. A process crash loses nothing (the data is written);
+ * only a power cut inside that window can lose the last such commits, whole
+ * (never half of one). For metering on the request path (credit holds,
+ * settlements, usage rows), where a synced commit would put a disk flush
+ * (milliseconds, tens at the tail) into every request. Money that arrives
+ * (payments, grants) and erasure use db_begin. Commit with db_commit. */
+#define DB_LAZY_SYNC_MS 20
+int db_begin_lazy(struct db_conn *c);
+
+/* Make every commit so far durable now (the barrier the background thread
+ * runs); db_close runs it too. */
+int db_sync(struct db *db);
+/* Barriers run so far (tests). */
+uint64_t db_sync_count(struct db *db);
+
 /* Run SQL with no parameters and no rows (DDL, pragmas). */
 int db_exec(struct db_conn *c, const char *sql);
 

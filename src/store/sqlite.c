@@ -2,7 +2,8 @@
  * sqlite.c: the SQLite backend of db.h.
  *
  * WAL journal (readers never block the writer), foreign keys on, a busy
- * timeout, synchronous=FULL (a committed credit survives a power cut), and
+ * timeout, synchronous=FULL (a committed payment survives a power cut; lazy
+ * commits, below, trade that for latency where the request path needs it), and
  * secure_delete so erased rows are overwritten with zeros in the file rather
  * than left in free pages (PRIV-4). Migrations are the embedded files
  * src/store/migrations/NNNN_name.sql, applied in order, each in a transaction
@@ -10,6 +11,13 @@
  *
  * The pool is a fixed array of connections guarded by a mutex and a
  * condition variable; each connection caches its prepared statements.
+ *
+ * Lazy commits (db_begin_lazy) run at synchronous=NORMAL: in WAL mode the
+ * commit is appended to the log without a flush. A barrier thread, woken by
+ * the first lazy commit after a barrier, waits DB_LAZY_SYNC_MS (so one flush
+ * covers every commit in that window) and rewrites the sync_barrier row with
+ * a FULL commit on its own connection; that flushes the log up to and
+ * including every earlier commit.
  */
 #include "store/db.h"
 
@@ -18,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/embedded.h"
 #include "base/log.h"
@@ -36,6 +45,7 @@ struct db_conn {
 	sqlite3 *h;
 	bool busy;       /* handed out */
 	bool in_tx;
+	bool lazy;       /* in a lazy transaction: synchronous=NORMAL until it ends */
 	int nstmt;
 	struct db_stmt stmts[STMT_CACHE];
 };
@@ -46,6 +56,13 @@ struct db {
 	int n;
 	struct db_conn *conns;
 	int version;
+	/* the barrier: its own connection and thread, guarded by sync_mu */
+	struct db_conn sync;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	pthread_t sync_thread;
+	bool sync_started, sync_stop, dirty;
+	uint64_t barriers;
 };
 
 static int map_rc(int rc)
@@ -163,6 +180,68 @@ static int migrate(struct db *db, struct errinfo *e)
 	return ERR_OK;
 }
 
+/* With sync_mu held: one FULL commit of the barrier row. */
+static int barrier_locked(struct db *db)
+{
+	struct db_conn *c = &db->sync;
+	db->dirty = false;
+	int rc = db_begin(c);
+	if (rc == ERR_OK)
+		rc = db_exec(c, "UPDATE sync_barrier SET n = n + 1 WHERE id = 1");
+	if (rc == ERR_OK)
+		rc = db_commit(c);
+	if (rc) {
+		db_rollback(c);
+		db->dirty = true; /* try again on the next round */
+		log_error("db.sync", "\"error\":\"%s\"", err_str(rc));
+	} else {
+		db->barriers++;
+	}
+	return rc;
+}
+
+static void *sync_main(void *arg)
+{
+	struct db *db = arg;
+	pthread_mutex_lock(&db->sync_mu);
+	for (;;) {
+		while (!db->dirty && !db->sync_stop)
+			pthread_cond_wait(&db->sync_cv, &db->sync_mu);
+		if (db->dirty && !db->sync_stop) {
+			/* gather the commits of the next few milliseconds into one flush */
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_nsec += DB_LAZY_SYNC_MS * 1000000L;
+			t.tv_sec += t.tv_nsec / 1000000000L;
+			t.tv_nsec %= 1000000000L;
+			while (!db->sync_stop && pthread_cond_timedwait(&db->sync_cv, &db->sync_mu, &t) == 0)
+				;
+		}
+		if (db->dirty)
+			barrier_locked(db);
+		if (db->sync_stop)
+			break;
+	}
+	pthread_mutex_unlock(&db->sync_mu);
+	return NULL;
+}
+
+int db_sync(struct db *db)
+{
+	pthread_mutex_lock(&db->sync_mu);
+	int rc = barrier_locked(db);
+	pthread_mutex_unlock(&db->sync_mu);
+	return rc;
+}
+
+uint64_t db_sync_count(struct db *db)
+{
+	pthread_mutex_lock(&db->sync_mu);
+	uint64_t n = db->barriers;
+	pthread_mutex_unlock(&db->sync_mu);
+	return n;
+}
+
 int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 {
 	*out = NULL;
@@ -172,6 +251,7 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return ERR_NOMEM;
+	db->sync.db = db;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
 	db->n = o->pool > 0 ? o->pool : 1;
@@ -184,6 +264,17 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 		 * so migrations run before any other connection reads the schema */
 		if (rc == ERR_OK && i == 0)
 			rc = migrate(db, e);
+	}
+	pthread_mutex_init(&db->sync_mu, NULL);
+	pthread_cond_init(&db->sync_cv, NULL);
+	db->sync.db = db;
+	if (rc == ERR_OK)
+		rc = open_conn(&db->sync, o, e);
+	if (rc == ERR_OK) {
+		if (pthread_create(&db->sync_thread, NULL, sync_main, db))
+			rc = err_set(e, ERR_INTERNAL, NULL, "database: cannot start the sync thread");
+		else
+			db->sync_started = true;
 	}
 	if (rc) {
 		db_close(db);
@@ -207,6 +298,16 @@ void db_close(struct db *db)
 {
 	if (!db)
 		return;
+	if (db->sync_started) {
+		pthread_mutex_lock(&db->sync_mu);
+		db->sync_stop = true;
+		pthread_cond_signal(&db->sync_cv);
+		pthread_mutex_unlock(&db->sync_mu);
+		pthread_join(db->sync_thread, NULL); /* runs a last barrier if one is due */
+		pthread_mutex_destroy(&db->sync_mu);
+		pthread_cond_destroy(&db->sync_cv);
+	}
+	close_conn(&db->sync);
 	for (int i = 0; db->conns && i < db->n; i++)
 		close_conn(&db->conns[i]);
 	free(db->conns);
@@ -268,6 +369,15 @@ int db_exec(struct db_conn *c, const char *sql)
 	return map_rc(rc);
 }
 
+/* Back to synced commits. Outside a transaction the pragma cannot fail
+ * short of memory; if it did, the connection would only flush less. */
+static void end_lazy(struct db_conn *c)
+{
+	if (db_exec(c, "PRAGMA synchronous=FULL"))
+		log_error("db.sync_level", "\"note\":\"connection left at synchronous=NORMAL\"");
+	c->lazy = false;
+}
+
 int db_begin(struct db_conn *c)
 {
 	int rc = db_exec(c, "BEGIN IMMEDIATE");
@@ -276,11 +386,33 @@ int db_begin(struct db_conn *c)
 	return rc;
 }
 
+int db_begin_lazy(struct db_conn *c)
+{
+	/* the level cannot change inside a transaction: set it first */
+	int rc = db_exec(c, "PRAGMA synchronous=NORMAL");
+	if (rc)
+		return rc;
+	c->lazy = true;
+	if ((rc = db_begin(c)))
+		end_lazy(c);
+	return rc;
+}
+
 int db_commit(struct db_conn *c)
 {
 	int rc = db_exec(c, "COMMIT");
 	if (rc == ERR_OK)
 		c->in_tx = false;
+	if (c->lazy && rc == ERR_OK) {
+		end_lazy(c);
+		struct db *db = c->db;
+		pthread_mutex_lock(&db->sync_mu);
+		if (!db->dirty) {
+			db->dirty = true;
+			pthread_cond_signal(&db->sync_cv);
+		}
+		pthread_mutex_unlock(&db->sync_mu);
+	}
 	return rc;
 }
 
@@ -289,6 +421,8 @@ void db_rollback(struct db_conn *c)
 	if (!sqlite3_get_autocommit(c->h))
 		sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
 	c->in_tx = false;
+	if (c->lazy)
+		end_lazy(c);
 }
 
 int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **out)

@@ -72,6 +72,57 @@ static void migrations_apply_once(void **st)
 	db_close(db);
 }
 
+static int64_t int_query(struct db_conn *c, const char *sql)
+{
+	struct db_stmt *s;
+	assert_int_equal(db_prepare(c, sql, &s), ERR_OK);
+	assert_int_equal(db_step(s), 1);
+	int64_t v = db_col_int(s, 0);
+	db_done(s);
+	return v;
+}
+
+/* A lazy commit is visible to other connections at once, the connection goes
+ * back to synced commits, and the barrier thread makes it durable within a
+ * few DB_LAZY_SYNC_MS (one barrier for a burst of commits). */
+static void lazy_commit_then_barrier(void **st)
+{
+	struct db *db = open_db(2);
+	struct db_conn *a = db_get(db), *b = db_get(db);
+	uint64_t before = db_sync_count(db);
+	int64_t n0 = int_query(b, "SELECT n FROM sync_barrier");
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(db_begin_lazy(a), ERR_OK);
+		assert_int_equal(int_query(a, "PRAGMA synchronous"), 1); /* NORMAL */
+		assert_int_equal(store_audit_add(a, "a", "b", "test.lazy", NULL, NULL), ERR_OK);
+		assert_int_equal(db_commit(a), ERR_OK);
+		assert_int_equal(int_query(a, "PRAGMA synchronous"), 2); /* FULL again */
+	}
+	assert_int_equal(int_query(b, "SELECT COUNT(*) FROM audit WHERE event = 'test.lazy'"), 5);
+	/* a rolled-back lazy transaction leaves nothing and restores FULL too */
+	assert_int_equal(db_begin_lazy(a), ERR_OK);
+	assert_int_equal(store_audit_add(a, "a", "b", "test.lazy", NULL, NULL), ERR_OK);
+	db_rollback(a);
+	assert_int_equal(int_query(a, "PRAGMA synchronous"), 2);
+	assert_int_equal(int_query(b, "SELECT COUNT(*) FROM audit WHERE event = 'test.lazy'"), 5);
+	/* the barrier comes within a few windows, and one covers the burst */
+	for (int i = 0; i < 200 && db_sync_count(db) == before; i++)
+		usleep(10 * 1000);
+	usleep(3 * DB_LAZY_SYNC_MS * 1000);
+	uint64_t after = db_sync_count(db);
+	assert_true(after >= before + 1);
+	assert_true(after <= before + 2);
+	assert_true(int_query(b, "SELECT n FROM sync_barrier") > n0);
+	/* nothing lazy since: no more barriers */
+	usleep(3 * DB_LAZY_SYNC_MS * 1000);
+	assert_int_equal(db_sync_count(db), after);
+	assert_int_equal(db_sync(db), ERR_OK);
+	assert_int_equal(db_sync_count(db), after + 1);
+	db_put(a);
+	db_put(b);
+	db_close(db);
+}
+
 static void transaction_all_or_nothing(void **st)
 {
 	struct db *db = open_db(1);
@@ -178,6 +229,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(migrations_apply_once),
 		cmocka_unit_test(transaction_all_or_nothing),
+		cmocka_unit_test(lazy_commit_then_barrier),
 		cmocka_unit_test(audit_is_append_only),
 		cmocka_unit_test(unique_violation_is_exists),
 		cmocka_unit_test(pool_serialises_writers),
