@@ -32,6 +32,10 @@ typedef void (*quant_act_fn)(const float *x, void *out, size_t n);
  * out[i] = dot(n, w, a[i]). The row's blocks are unpacked once for all four,
  * which is what batched prompts and batched sequences need. */
 typedef void (*quant_dot4_fn)(size_t n, const void *w, const void *const a[4], float out[4]);
+/* Two weight rows against four activation vectors: out[r * 4 + i] =
+ * dot(n, w[r], a[i]). Each weight vector and each activation vector is
+ * loaded once for two products (float weights, where loads bound dot4). */
+typedef void (*quant_dot2x4_fn)(size_t n, const void *const w[2], const void *const a[4], float out[8]);
 
 struct quant_kernel {
 	enum quant_act act;
@@ -39,6 +43,7 @@ struct quant_kernel {
 	quant_dot_fn dot;
 	quant_dot4_fn dot4; /* NULL: call dot four times */
 	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
+	quant_dot2x4_fn dot2x4; /* NULL: call dot4 for each row */
 };
 
 /* The best kernel this CPU runs for weights of type t (enum tensor_type), or

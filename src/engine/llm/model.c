@@ -549,6 +549,12 @@ struct mm_job {
 
 #define MM_TOKEN_BLOCK 8
 
+/* The activation row of token t. */
+static inline size_t act_row(const struct mm_job *j, size_t t)
+{
+	return j->rows_in ? (size_t)j->rows_in[t] : t;
+}
+
 static void mm_worker(void *ctx, int ith, int nth)
 {
 	struct mm_job *j = ctx;
@@ -561,7 +567,32 @@ static void mm_worker(void *ctx, int ith, int nth)
 		size_t r1 = r0 + j->chunk < w->n_out ? r0 + j->chunk : w->n_out;
 		for (size_t t0 = 0; t0 < j->n; t0 += MM_TOKEN_BLOCK) {
 			size_t t1 = t0 + MM_TOKEN_BLOCK < j->n ? t0 + MM_TOKEN_BLOCK : j->n;
-			for (size_t r = r0; r < r1; r++) {
+			size_t r = r0;
+			if (w->k->dot2x4 && t1 - t0 >= 4) {
+				/* two rows by four tokens per pass */
+				for (; r + 2 <= r1; r += 2) {
+					const void *rows[2] = {base + r * w->row_bytes, base + (r + 1) * w->row_bytes};
+					float b0 = j->bias ? j->bias[r] : 0.0f, b1 = j->bias ? j->bias[r + 1] : 0.0f;
+					size_t t = t0;
+					for (; t + 4 <= t1; t += 4) {
+						const void *a[4];
+						float o[8];
+						for (int q = 0; q < 4; q++)
+							a[q] = j->act + act_row(j, t + q) * j->act_stride;
+						w->k->dot2x4(w->n_in, rows, a, o);
+						for (int q = 0; q < 4; q++) {
+							j->out[(t + q) * j->out_stride + r] = o[q] + b0;
+							j->out[(t + q) * j->out_stride + r + 1] = o[4 + q] + b1;
+						}
+					}
+					for (; t < t1; t++)
+						for (int k = 0; k < 2; k++)
+							j->out[t * j->out_stride + r + k] =
+								w->k->dot(w->n_in, rows[k], j->act + act_row(j, t) * j->act_stride) +
+								(k ? b1 : b0);
+				}
+			}
+			for (; r < r1; r++) {
 				const void *row = base + r * w->row_bytes;
 				float b = j->bias ? j->bias[r] : 0.0f;
 				size_t t = t0;
@@ -570,20 +601,16 @@ static void mm_worker(void *ctx, int ith, int nth)
 					for (; t + 4 <= t1; t += 4) {
 						const void *a[4];
 						float o[4];
-						for (int q = 0; q < 4; q++) {
-							size_t ai = j->rows_in ? (size_t)j->rows_in[t + q] : t + q;
-							a[q] = j->act + ai * j->act_stride;
-						}
+						for (int q = 0; q < 4; q++)
+							a[q] = j->act + act_row(j, t + q) * j->act_stride;
 						w->k->dot4(w->n_in, row, a, o);
 						for (int q = 0; q < 4; q++)
 							j->out[(t + q) * j->out_stride + r] = o[q] + b;
 					}
 				}
-				for (; t < t1; t++) {
-					size_t ai = j->rows_in ? (size_t)j->rows_in[t] : t;
+				for (; t < t1; t++)
 					j->out[t * j->out_stride + r] =
-						w->k->dot(w->n_in, row, j->act + ai * j->act_stride) + b;
-				}
+						w->k->dot(w->n_in, row, j->act + act_row(j, t) * j->act_stride) + b;
 			}
 		}
 	}

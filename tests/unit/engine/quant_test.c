@@ -113,6 +113,22 @@ static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 					if (fabsf(got4[v] - ref4[v]) > 1e-4f * fmaxf(1.0f, fabsf(ref4[v])))
 						fail_msg("%s %s dot4[%d] %g vs scalar %g", tensor_type_name(t), kv->isa, v,
 							 got4[v], ref4[v]);
+				if (kv->dot2x4) {
+					/* and a second weight row against the same four */
+					static uint8_t w2[NMAX * 4];
+					random_row(t, w2, N);
+					const void *rows[2] = {w, w2};
+					float ref8[8], got8[8];
+					for (int v = 0; v < 4; v++) {
+						ref8[v] = ref4[v];
+						ref8[4 + v] = ks->dot(N, w2, a4[v]);
+					}
+					kv->dot2x4(N, rows, a4, got8);
+					for (int v = 0; v < 8; v++)
+						if (fabsf(got8[v] - ref8[v]) > 1e-4f * fmaxf(1.0f, fabsf(ref8[v])))
+							fail_msg("%s %s dot2x4[%d] %g vs scalar %g", tensor_type_name(t),
+								 kv->isa, v, got8[v], ref8[v]);
+				}
 			}
 		} else {
 			/* Scalar kernel against dequantized weights times float activations:
