@@ -12,7 +12,8 @@
 The model code is tools/train_diffusion.py's (the code that trained the weights); the noise
 generator below is an independent Python transcription of src/engine/image/scheduler.c, so a
 seed means the same noise here and in C. Fixed inputs: caption REF_CAPTION, x = seeded normals
-(seed 7), t = 500; sampling: DDIM and Euler ancestral, 4 steps, guidance 3, seed 42.
+(seed 7), t = 500; sampling: DDIM and Euler ancestral, 4 steps, guidance 3, seed 42; each sampler
+and img2img again with the negative prompt NEG_CAPTION as the unconditional input.
 """
 import json
 import math
@@ -27,6 +28,8 @@ import make_shapes  # noqa: E402
 import train_diffusion as TD  # noqa: E402
 
 REF_CAPTION = "two red circles on a gray background, top left"
+NEG_CAPTION = "red circles, bottom right"
+I2I_CAPTION = "one blue square on a white background, center"
 M64 = (1 << 64) - 1
 
 
@@ -98,13 +101,14 @@ def tokenize(text, vocab, L):
 
 @torch.no_grad()
 def sample(model, arch, ac, vocab, prompt, steps, seed, guidance, sampler, init=None, strength=1.0, noise=None,
-           t_max=0, meta_t_max=None):
+           t_max=0, meta_t_max=None, negative=""):
     S = arch["image_size"]
     L = arch["max_tokens"]
     rng = Rng(seed)
     ids = torch.tensor([tokenize(prompt, vocab, L)])
     ctx_c = model.text(ids)
-    ctx_u = model.text(torch.zeros_like(ids))
+    # the unconditional branch: the negative caption's encoding, or the empty caption's (all padding)
+    ctx_u = model.text(torch.tensor([tokenize(negative, vocab, L)]) if negative else torch.zeros_like(ids))
     ts = timesteps(t_max if t_max else int(meta_t_max or arch["timesteps"] - 1), steps)
     n0 = rng.normal(3 * S * S) if noise is None else noise
     n0 = torch.from_numpy(n0.reshape(1, 3, S, S))
@@ -174,12 +178,17 @@ def cmd_compute(model_path, d):
     for sampler in ("ddim", "euler"):
         xs = sample(m, arch, acf, vocab, REF_CAPTION, 4, 42, 3.0, sampler, meta_t_max=mtm)
         xs.numpy().astype("<f4").tofile(f"{d}/sample_{sampler}.f32")
+        xs = sample(m, arch, acf, vocab, REF_CAPTION, 4, 42, 3.0, sampler, meta_t_max=mtm, negative=NEG_CAPTION)
+        xs.numpy().astype("<f4").tofile(f"{d}/sample_{sampler}_neg.f32")
     # img2img from a fixed init pattern (byte (7 i + 50 c) mod 256 at pixel i, channel c), strength 0.5
     pat = np.array([[(7 * i + 50 * c) % 256 for c in range(3)] for i in range(S * S)], np.float32)
     init = torch.from_numpy(pat.T.reshape(1, 3, S, S).copy()) / 127.5 - 1
-    xi = sample(m, arch, acf, vocab, "one blue square on a white background, center", 4, 9, 3.0, "ddim",
-                init=init.float(), strength=0.5, meta_t_max=mtm)
+    xi = sample(m, arch, acf, vocab, I2I_CAPTION, 4, 9, 3.0, "ddim", init=init.float(), strength=0.5,
+                meta_t_max=mtm)
     xi.numpy().astype("<f4").tofile(f"{d}/sample_img2img.f32")
+    xi = sample(m, arch, acf, vocab, I2I_CAPTION, 4, 9, 3.0, "euler", init=init.float(), strength=0.5,
+                meta_t_max=mtm, negative=NEG_CAPTION)
+    xi.numpy().astype("<f4").tofile(f"{d}/sample_img2img_euler_neg.f32")
     Rng(42).normal(8).astype("<f4").tofile(f"{d}/noise8.f32")
     with open(f"{d}/ids.txt", "w") as f:
         f.write(" ".join(str(i) for i in ids[0].tolist()) + "\n")
@@ -201,6 +210,10 @@ def cmd_compare(rd, cd):
         ("sample_ddim.f32", 1e-2, "4-step DDIM sample (guidance 3, seed 42) matches PyTorch"),
         ("sample_euler.f32", 1e-2, "4-step Euler ancestral sample matches PyTorch"),
         ("sample_img2img.f32", 1e-3, "img2img (strength 0.5) matches PyTorch"),
+        # the same with a negative prompt as the unconditional input (issue 8); img2img with Euler
+        ("sample_ddim_neg.f32", 1e-2, "4-step DDIM sample with a negative prompt matches PyTorch"),
+        ("sample_euler_neg.f32", 1e-2, "4-step Euler ancestral sample with a negative prompt matches PyTorch"),
+        ("sample_img2img_euler_neg.f32", 1e-3, "img2img (Euler, strength 0.5) with a negative prompt matches PyTorch"),
     ]
     n = 0
     for f, tol, what in checks:
@@ -213,6 +226,19 @@ def cmd_compare(rd, cd):
         r = rel(a, b)
         ok = r <= tol
         print(f"{'ok' if ok else 'not ok'} {n} - {what}: max rel err {r:.2e} (tolerance {tol:g})")
+    # the negative-prompt checks above mean something only if the negative prompt matters: in
+    # both PyTorch and C it moves the sample by far more than the tolerance (about 1 for shapes)
+    for s in ("ddim", "euler"):
+        n += 1
+        try:
+            d = [rel(np.fromfile(f"{x}/sample_{s}_neg.f32", "<f4"), np.fromfile(f"{x}/sample_{s}.f32", "<f4"))
+                 for x in (rd, cd)]
+        except (OSError, ValueError):
+            print(f"not ok {n} - a negative prompt changes the {s} sample: output missing or wrong size")
+            continue
+        ok = min(d) > 0.1
+        print(f"{'ok' if ok else 'not ok'} {n} - a negative prompt changes the {s} sample: rel diff "
+              f"{d[0]:.2e} in PyTorch, {d[1]:.2e} in C (need > 0.1)")
     ci = open(f"{cd}/ids.txt").read().split() if os.path.exists(f"{cd}/ids.txt") else None
     ri = open(f"{rd}/ids.txt").read().split()
     n += 1

@@ -452,6 +452,7 @@ static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
 			struct run r = {j, mi, job->id, i, n};
 			struct image_params p = {
 				.prompt = prompt.data,
+				.negative = negative.data, /* "" when the job has none */
 				.steps = steps,
 				.seed = (uint64_t)jint(params, "seed", 0) + (uint64_t)i,
 				.guidance = (float)jreal(params, "guidance", 3),
@@ -462,10 +463,6 @@ static void run_job(struct imagejobs *j, int mi, struct store_imagejob *job)
 				.on_step = on_step,
 				.step_arg = &r,
 			};
-			/* the negative prompt: the engine's unconditional branch is
-			 * the empty caption; a negative prompt would replace it. The
-			 * default model has no use for one, so it is stored and
-			 * passed on upstream but not used here yet. */
 			rc = image_generate(m->engine, &p, rgb, NULL, &e);
 			if (rc == ERR_BUSY) {
 				stopped = true;

@@ -223,6 +223,49 @@ describe('images API (REQ: GEN-2, GEN-4, GEN-5, GEN-6, SEC-3, SEC-5, PAY-1, PAY-
     assert.ok(f.body.equals(pa));
   });
 
+  test('negative_prompt steers the built-in engine: it changes the picture, an empty one changes nothing, a bad one is 400 (issue 8)', async () => {
+    const body = { prompt: 'two red circles on a white background, top left', response_format: 'b64_json', steps: 4, seed: 77 };
+    const png = async (b) => {
+      const r = await gen(srv.url, alice.key, b);
+      assert.equal(r.status, 200, r.text);
+      return { id: r.json.data[0].id, png: Buffer.from(r.json.data[0].b64_json, 'base64') };
+    };
+    const plain = await png(body);
+    const empty = await png({ ...body, negative_prompt: '' });
+    const neg = await png({ ...body, negative_prompt: 'red circles, bottom right' });
+    assert.deepEqual(decodePng(neg.png), { w: 32, h: 32 });
+    assert.ok(empty.png.equals(plain.png), 'an empty negative prompt gives the same bytes as none');
+    assert.ok(!neg.png.equals(plain.png), 'a negative prompt changes the picture (same seed)');
+    assert.ok(neg.png.equals((await png({ ...body, negative_prompt: 'red circles, bottom right' })).png), 'and is deterministic');
+    const meta = await api(srv.url, 'GET', `/api/images/${neg.id}`, { headers: { Authorization: `Bearer ${alice.key}` } });
+    assert.equal(meta.json.negative_prompt, 'red circles, bottom right');
+    // image to image (multipart) takes it too
+    const start = pngHeaderless(32);
+    const fields = { prompt: 'a blue square on a white background, center', response_format: 'b64_json', strength: 0.75, steps: 4, seed: 5 };
+    const e1 = await edit(srv.url, alice.key, fields, { name: 'a.png', data: start, type: 'image/png' });
+    const e2 = await edit(srv.url, alice.key, { ...fields, negative_prompt: 'blue square' }, { name: 'a.png', data: start, type: 'image/png' });
+    assert.equal(e1.status, 200, e1.text);
+    assert.equal(e2.status, 200, e2.text);
+    assert.ok(!Buffer.from(e1.json.data[0].b64_json, 'base64').equals(Buffer.from(e2.json.data[0].b64_json, 'base64')),
+      'the edit with a negative prompt differs');
+    // bad values are refused by name, before any work or charge
+    const u = await user(srv, { credits: 10 });
+    const before = await balance(u);
+    for (const bad of [42, ['no'], { a: 1 }, true, 'x'.repeat(1001)]) {
+      const r = await gen(srv.url, u.key, { prompt: body.prompt, steps: 1, negative_prompt: bad });
+      assert.equal(r.status, 400, `${JSON.stringify(bad).slice(0, 40)}: ${r.text}`);
+      assert.equal(r.json.error.param, 'negative_prompt', r.text);
+      assert.match(r.json.error.message, /negative_prompt must be/);
+    }
+    const r = await edit(srv.url, u.key, { ...fields, steps: 1, negative_prompt: 'é'.repeat(1001) }, { name: 'a.png', data: start, type: 'image/png' });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.param, 'negative_prompt');
+    // 1000 characters (2000 bytes of UTF-8) is the limit, and accepted
+    const ok = await gen(srv.url, u.key, { prompt: body.prompt, steps: 1, negative_prompt: 'é'.repeat(1000) });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(Number(before) - Number(await balance(u)), 1, 'only the good request was charged');
+  });
+
   test('async: 202 with a job; progress observed moving step by step, then done with its images', async () => {
     const r = await gen(srv.url, alice.key, { prompt: 'three green triangles on a white background, bottom right', steps: 40, n: 2, async: true, seed: 5 });
     assert.equal(r.status, 202, r.text);

@@ -5,8 +5,9 @@
 #     attention at every level) and for the committed models/shapes-diffusion.safetensors (F32):
 #     tools/image_ref.py computes in PyTorch the text encoding and one UNet output (float64), and
 #     4-step DDIM, Euler-ancestral and img2img (from a fixed byte pattern, strength 0.5) samples
-#     with the same seeds (its own transcription of our PRNG); tests/ref/image_ref_main.c computes
-#     the same in C. Tolerances (max abs error
+#     with the same seeds (its own transcription of our PRNG), and DDIM, Euler and Euler img2img
+#     again with a negative prompt as the unconditional input (issue 8; PyTorch encodes it
+#     itself); tests/ref/image_ref_main.c computes the same in C. Tolerances (max abs error
 #     over max abs reference): 1e-4 text encoding, 1e-3 UNet output and img2img, 1e-2 samples
 #     from pure noise (their first step amplifies float32 rounding 2e4 times; see image_ref.py);
 #     noise bit-exact.
@@ -104,6 +105,7 @@ expect_fail "an init image of the wrong size" "20x12" "$GOOD" -p x --init "$T/sm
 expect_fail "zero steps" "steps" "$GOOD" -p x --steps 0 -o "$T/x.png"
 expect_fail "a bad sampler" "sampler" "$GOOD" -p x --sampler plms -o "$T/x.png"
 expect_fail "strength out of range" "strength" "$GOOD" -p x --init "$T/ok16.png" --strength 1.5 -o "$T/x.png"
+expect_fail "an overlong negative prompt" "negative_prompt" "$GOOD" -p x --negative "$(head -c 4097 /dev/zero | tr '\0' a)" -o "$T/x.png"
 
 # renumber
 awk '/^(ok|not ok) /{n++; sub(/^ok - /, "ok " n " - "); sub(/^not ok - /, "not ok " n " - "); print; next} {print}' "$OUT"

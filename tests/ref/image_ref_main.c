@@ -15,6 +15,8 @@
 #include "engine/image/unet.h"
 
 #define REF_CAPTION "two red circles on a gray background, top left"
+#define NEG_CAPTION "red circles, bottom right"
+#define I2I_CAPTION "one blue square on a white background, center"
 
 static int dump(const char *dir, const char *name, const float *p, size_t n)
 {
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 	float *ctx = malloc(sizeof(float) * (size_t)D * L), *x = malloc(sizeof(float) * n),
 	      *eps = malloc(sizeof(float) * n);
 	int *ids = malloc(sizeof(int) * (size_t)L);
-	uint8_t *rgb = malloc(n);
+	uint8_t *rgb = malloc(2 * n);
 	float noise8[8];
 	struct sched_rng r;
 	sched_rng_seed(&r, 42);
@@ -81,14 +83,29 @@ int main(int argc, char **argv)
 	if (image_generate(m, &p, rgb, x, &e))
 		goto fail;
 	rc |= dump(d, "sample_euler.f32", x, n);
+	p.negative = NEG_CAPTION;
+	p.sampler = IMAGE_DDIM;
+	if (image_generate(m, &p, rgb, x, &e))
+		goto fail;
+	rc |= dump(d, "sample_ddim_neg.f32", x, n);
+	p.sampler = IMAGE_EULER;
+	if (image_generate(m, &p, rgb, x, &e))
+		goto fail;
+	rc |= dump(d, "sample_euler_neg.f32", x, n);
 	for (int i = 0; i < S * S; i++) /* the fixed init pattern of image_ref.py */
 		for (int c = 0; c < 3; c++)
 			rgb[i * 3 + c] = (uint8_t)((7 * i + 50 * c) % 256);
-	struct image_params q = {.prompt = "one blue square on a white background, center", .steps = 4, .seed = 9,
-				 .guidance = 3.0f, .sampler = IMAGE_DDIM, .init_rgb = rgb, .strength = 0.5f};
-	if (image_generate(m, &q, rgb, x, &e))
+	uint8_t *out = rgb + n; /* the init pattern stays in rgb for the second run */
+	struct image_params q = {.prompt = I2I_CAPTION, .steps = 4, .seed = 9, .guidance = 3.0f,
+				 .sampler = IMAGE_DDIM, .init_rgb = rgb, .strength = 0.5f};
+	if (image_generate(m, &q, out, x, &e))
 		goto fail;
 	rc |= dump(d, "sample_img2img.f32", x, n);
+	q.sampler = IMAGE_EULER;
+	q.negative = NEG_CAPTION;
+	if (image_generate(m, &q, out, x, &e))
+		goto fail;
+	rc |= dump(d, "sample_img2img_euler_neg.f32", x, n);
 	goto out;
 fail:
 	fprintf(stderr, "generate: %s: %s\n", err_str(e.code), e.msg);

@@ -1,7 +1,8 @@
 /*
- * cli.c: `atelier draw MODEL.safetensors -p "prompt" [--steps N] [--seed N]
- * [--guidance G] [--sampler ddim|euler] [--init IMG.png --strength S]
- * [--threads N] -o out.png` — one image from the command line.
+ * cli.c: `atelier draw MODEL.safetensors -p "prompt" [--negative "prompt"]
+ * [--steps N] [--seed N] [--guidance G] [--sampler ddim|euler]
+ * [--init IMG.png --strength S] [--threads N] -o out.png` — one image from
+ * the command line.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,8 +53,9 @@ static int parse_float(const char *s, float lo, float hi, float *out)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: atelier draw MODEL.safetensors -p PROMPT [--steps N] [--seed N] [--guidance G]\n"
-			"                    [--sampler ddim|euler] [--init IMG.png --strength S] [--threads N] -o OUT.png\n");
+	fprintf(stderr, "usage: atelier draw MODEL.safetensors -p PROMPT [--negative PROMPT] [--steps N] [--seed N]\n"
+			"                    [--guidance G] [--sampler ddim|euler] [--init IMG.png --strength S]\n"
+			"                    [--threads N] -o OUT.png\n");
 	return 2;
 }
 
@@ -77,6 +79,8 @@ int cmd_draw(int argc, char **argv)
 		}
 		if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
 			p.prompt = val;
+		} else if (!strcmp(a, "--negative")) {
+			p.negative = val;
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
 			out = val;
 		} else if (!strcmp(a, "--steps")) {

@@ -344,6 +344,8 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 {
 	if (!p->prompt || strlen(p->prompt) > IMAGE_MAX_PROMPT)
 		return err_set(e, ERR_INVALID, "prompt", "prompt missing or over %d bytes", IMAGE_MAX_PROMPT);
+	if (p->negative && strlen(p->negative) > IMAGE_MAX_PROMPT)
+		return err_set(e, ERR_INVALID, "negative_prompt", "negative_prompt over %d bytes", IMAGE_MAX_PROMPT);
 	if (p->steps < 1 || p->steps > IMAGE_MAX_STEPS || p->steps > m->T)
 		return err_set(e, ERR_INVALID, "steps", "steps must be 1..%d", IMAGE_MAX_STEPS < m->T ? IMAGE_MAX_STEPS : m->T);
 	if (!(p->guidance >= 0.0f && p->guidance <= 30.0f))
@@ -360,8 +362,15 @@ int image_generate(struct image_model *m, const struct image_params *p, uint8_t 
 	sched_rng_seed(&rng, p->seed);
 	textenc_tokenize(m->te, p->prompt, m->ids);
 	textenc_forward(m->te, m->ids, m->ctx_c);
-	for (int i = 0; i < L; i++)
-		m->ids[i] = 0;
+	/* the unconditional input: the negative prompt, else the empty caption
+	 * (all padding: what the tokenizer makes of "" too, but spelled out so
+	 * that the bytes without a negative prompt never depend on it) */
+	if (p->negative && p->negative[0]) {
+		textenc_tokenize(m->te, p->negative, m->ids);
+	} else {
+		for (int i = 0; i < L; i++)
+			m->ids[i] = 0;
+	}
 	textenc_forward(m->te, m->ids, m->ctx_u);
 	int t_max = p->t_max ? p->t_max : m->t_max_default;
 	if (t_max < 1 || t_max > m->T - 1 || steps > t_max + 1)

@@ -7,12 +7,13 @@
  * under "text.", the UNet under "unet." and the training noise schedule as
  * "schedule.alphas_cumprod" [T]. Sampling is classifier-free guided
  * (eps = eps_uncond + g (eps_cond - eps_uncond), the unconditional input
- * being the empty caption), with the predicted clean image clipped to
- * [-1, 1] at every step. Samplers: DDIM (eta 0, deterministic) and Euler
- * ancestral ("euler": k-diffusion's sample_euler_ancestral in sigma space,
- * drawing fresh noise from the seeded generator at every step). Image to
- * image: the init image is noised to the timestep strength*steps from the
- * end, and sampling continues from there.
+ * being the negative prompt's encoding, or the empty caption's when there is
+ * none, as in Stable Diffusion pipelines), with the predicted clean image
+ * clipped to [-1, 1] at every step. Samplers: DDIM (eta 0, deterministic)
+ * and Euler ancestral ("euler": k-diffusion's sample_euler_ancestral in
+ * sigma space, drawing fresh noise from the seeded generator at every step).
+ * Image to image: the init image is noised to the timestep strength*steps
+ * from the end, and sampling continues from there.
  *
  * One image_model serves one generation at a time (its buffers are shared).
  */
@@ -30,6 +31,9 @@ enum image_sampler { IMAGE_DDIM, IMAGE_EULER, IMAGE_SAMPLER__MAX };
 
 struct image_params {
 	const char *prompt;           /* caption; "" for unconditional */
+	const char *negative;         /* caption the guidance steers away from: it replaces the empty
+	                               * caption as the unconditional input; NULL or "" = none (the
+	                               * same bytes as before it existed); unused when guidance = 1 */
 	int steps;                    /* 1..IMAGE_MAX_STEPS */
 	uint64_t seed;
 	float guidance;               /* 1 = no guidance (one UNet pass per step); 0..30 */

@@ -4,10 +4,11 @@
  * Tokenizer: lower-case the prompt, split on every character that is not a
  * letter a-z, map each word through the vocabulary stored in the weights
  * (id 0 is padding, 1 is unknown), keep the first max_tokens words and pad
- * with 0. The empty prompt (all padding) is the unconditional input of
- * classifier-free guidance. Encoder: token + position embeddings, pre-norm
- * transformer layers (multi-head self-attention without mask, GELU MLP),
- * final LayerNorm; output channel-major [dim, max_tokens].
+ * with 0. The empty prompt (all padding), or the negative prompt when one is
+ * given, is the unconditional input of classifier-free guidance. Encoder:
+ * token + position embeddings, pre-norm transformer layers (multi-head
+ * self-attention without mask, GELU MLP), final LayerNorm; output
+ * channel-major [dim, max_tokens].
  */
 #ifndef ATELIER_ENGINE_IMAGE_TEXTENC_H
 #define ATELIER_ENGINE_IMAGE_TEXTENC_H

@@ -1,5 +1,7 @@
 /* image_test.c: the step hook of image_generate (it sees every step, can
- * cancel, and never changes the numbers) and the in-memory PNG codec
+ * cancel, and never changes the numbers), the negative prompt (it changes
+ * the image; an empty one is no negative prompt, byte for byte; an overlong
+ * one is refused by name), and the in-memory PNG codec
  * (round trip, truncation, a header that declares too large an image). Uses
  * the committed default model, run from the repository root. */
 #include <setjmp.h>
@@ -113,6 +115,55 @@ static void mask_keeps_and_repaints(void **st)
 	free(mask);
 }
 
+/* The negative prompt replaces the empty caption as the unconditional
+ * input (issue 8): none, NULL and "" give the same bytes, a caption gives
+ * others, for text to image and image to image, both samplers. */
+static void negative_prompt_changes_only_when_given(void **st)
+{
+	int S = image_model_size(m);
+	size_t n = (size_t)S * S * 3;
+	uint8_t *init = malloc(n), *none = malloc(n), *empty = malloc(n), *neg = malloc(n);
+	float *xa = malloc(sizeof(float) * n), *xb = malloc(sizeof(float) * n);
+	for (size_t i = 0; i < n; i++)
+		init[i] = (uint8_t)((i * 13) & 0xff);
+	struct errinfo e = {0};
+	for (int img2img = 0; img2img < 2; img2img++)
+		for (int smp = 0; smp < IMAGE_SAMPLER__MAX; smp++) {
+			struct image_params p = {.prompt = "two red circles on a white background, top left", .steps = 4,
+						 .seed = 11, .guidance = 3, .sampler = (enum image_sampler)smp,
+						 .init_rgb = img2img ? init : NULL, .strength = 0.75f};
+			assert_int_equal(image_generate(m, &p, none, xa, &e), ERR_OK);
+			p.negative = "";
+			assert_int_equal(image_generate(m, &p, empty, xb, &e), ERR_OK);
+			assert_memory_equal(none, empty, n);
+			assert_memory_equal(xa, xb, sizeof(float) * n); /* before quantisation too */
+			p.negative = "red circles, bottom right";
+			assert_int_equal(image_generate(m, &p, neg, NULL, &e), ERR_OK);
+			assert_memory_not_equal(none, neg, n);
+			/* without guidance there is no unconditional branch to replace */
+			p.guidance = 1;
+			assert_int_equal(image_generate(m, &p, neg, NULL, &e), ERR_OK);
+			p.negative = NULL;
+			assert_int_equal(image_generate(m, &p, none, NULL, &e), ERR_OK);
+			assert_memory_equal(none, neg, n);
+		}
+	char *long_neg = malloc(IMAGE_MAX_PROMPT + 2);
+	memset(long_neg, 'a', IMAGE_MAX_PROMPT + 1);
+	long_neg[IMAGE_MAX_PROMPT + 1] = '\0';
+	struct image_params p = {.prompt = "a red circle", .negative = long_neg, .steps = 1, .guidance = 3};
+	assert_int_equal(image_generate(m, &p, neg, NULL, &e), ERR_INVALID);
+	assert_string_equal(e.field, "negative_prompt");
+	long_neg[IMAGE_MAX_PROMPT] = '\0'; /* at the limit: accepted */
+	assert_int_equal(image_generate(m, &p, neg, NULL, &e), ERR_OK);
+	free(long_neg);
+	free(init);
+	free(none);
+	free(empty);
+	free(neg);
+	free(xa);
+	free(xb);
+}
+
 static void png_round_trip_and_bad_input(void **st)
 {
 	uint8_t rgb[5 * 3 * 3];
@@ -150,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(step_hook_sees_every_step_and_changes_nothing),
 		cmocka_unit_test(mask_keeps_and_repaints),
+		cmocka_unit_test(negative_prompt_changes_only_when_given),
 		cmocka_unit_test(png_round_trip_and_bad_input),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
