@@ -17,15 +17,15 @@
 #include "service/textgen.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <stdio.h>
 
 #include "base/buf.h"
 #include "base/log.h"
 #include "engine/gguf.h"
 #include "engine/llm/model.h"
+#include "engine/threads.h"
 #include "engine/llm/tokenizer.h"
 #include "engine/llm/vocab.h"
 
@@ -37,6 +37,8 @@ struct seq {
 	int32_t last;           /* token to feed next (decode) */
 	int32_t slot;           /* -1 while waiting */
 	int bidx;               /* batch entry with our logits this step, or -1 */
+	int32_t tok;            /* sampled from this step's logits */
+	float lp;               /* its log-probability, when asked for */
 	struct sampler *smp;
 	struct tok_stream st;
 	struct buf text;        /* decoded, not yet emitted (stop holdback) */
@@ -330,11 +332,41 @@ static const char *find_stop(const char *text, size_t len, const char *const *st
 }
 
 /* Sample s's next token from logits; returns 1 when s has finished. */
+static void sample(struct textgen *g, struct seq *s)
+{
+	s->lp = 0;
+	/* the log-probability costs an exp per vocabulary entry: only on request */
+	s->tok = sampler_sample(s->smp, llm_logits(g->ctx, (size_t)s->bidx),
+				s->p.want_logprob || s->p.want_logits ? &s->lp : NULL);
+}
+
+struct sample_job {
+	struct textgen *g;
+	atomic_uint next;
+};
+
+/* Sequences sample independently (each has its own sampler): spread them
+ * over the engine's threads, which would otherwise wait for the next step. */
+static void sample_worker(void *ctx, int ith, int nth)
+{
+	(void)ith;
+	(void)nth;
+	struct sample_job *j = ctx;
+	for (;;) {
+		unsigned i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (i >= j->g->n_slots)
+			break;
+		struct seq *s = j->g->active[i];
+		if (s && s->bidx >= 0)
+			sample(j->g, s);
+	}
+}
+
+/* Emit s->tok: stop strings, callbacks, the end of the sequence. */
 static int advance(struct textgen *g, struct seq *s, const float *logits)
 {
-	float lp = 0;
-	/* the log-probability costs an exp per vocabulary entry: only on request */
-	int32_t tok = sampler_sample(s->smp, logits, s->p.want_logprob || s->p.want_logits ? &lp : NULL);
+	float lp = s->lp;
+	int32_t tok = s->tok;
 	sampler_accept(s->smp, tok);
 	s->n_gen++;
 	for (size_t i = 0; i < g->n_eos; i++)
@@ -409,9 +441,7 @@ static void step(struct textgen *g)
 	if (!n)
 		return;
 	struct errinfo e = {0};
-	struct timespec T0, T1, T2; clock_gettime(CLOCK_MONOTONIC, &T0);
 	int rc = llm_forward(g->ctx, g->batch, n, &e);
-	clock_gettime(CLOCK_MONOTONIC, &T1);
 	pthread_mutex_lock(&g->mu);
 	g->stats.steps++;
 	g->stats.tokens += n;
@@ -420,6 +450,22 @@ static void step(struct textgen *g)
 	pthread_mutex_unlock(&g->mu);
 	if (rc)
 		log_error("textgen.forward", "\"error\":\"%s\",\"batch\":%zu", err_str(rc), n);
+	if (!rc) {
+		size_t sampled = 0;
+		struct seq *only = NULL;
+		for (uint32_t i = 0; i < g->n_slots; i++)
+			if (g->active[i] && g->active[i]->bidx >= 0) {
+				sampled++;
+				only = g->active[i];
+			}
+		if (sampled == 1) {
+			sample(g, only);
+		} else if (sampled > 1) {
+			struct sample_job j = {.g = g};
+			atomic_init(&j.next, 0);
+			threads_run(llm_ctx_pool(g->ctx), sample_worker, &j);
+		}
+	}
 	for (uint32_t i = 0; i < g->n_slots; i++) {
 		struct seq *s = g->active[i];
 		if (!s || s->bidx < 0)
@@ -433,9 +479,6 @@ static void step(struct textgen *g)
 			s->pos++;
 		advance(g, s, llm_logits(g->ctx, (size_t)s->bidx));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &T2);
-	static double F, A; static long N, NT; F += (T1.tv_sec-T0.tv_sec)+(T1.tv_nsec-T0.tv_nsec)*1e-9; A += (T2.tv_sec-T1.tv_sec)+(T2.tv_nsec-T1.tv_nsec)*1e-9; N++; NT += n;
-	if (N % 100 == 0) fprintf(stderr, "steps %ld tokens %ld fwd %.3f ms/step adv %.3f ms/step\n", N, NT, F*1e3/N, A*1e3/N);
 }
 
 static void *run(void *arg)

@@ -510,6 +510,11 @@ void llm_slot_reset(struct llm_ctx *c, int32_t slot)
 		c->slot_len[slot] = 0;
 }
 
+struct threadpool *llm_ctx_pool(struct llm_ctx *c)
+{
+	return c->pool;
+}
+
 const float *llm_logits(const struct llm_ctx *c, size_t i)
 {
 	if (i >= c->nb || c->logit_row[i] < 0)

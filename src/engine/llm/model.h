@@ -99,6 +99,8 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 /* Logits (n_vocab floats) of entry i of the last forward, or NULL when that
  * entry did not ask for them. Valid until the next forward. */
 const float *llm_logits(const struct llm_ctx *c, size_t i);
+/* The context's thread pool, for work between forward passes (sampling). */
+struct threadpool *llm_ctx_pool(struct llm_ctx *c);
 
 /* Positions held by a slot; and forgetting them (the slot starts over). */
 uint32_t llm_slot_len(const struct llm_ctx *c, int32_t slot);
