@@ -847,14 +847,222 @@ static void attn_worker(void *ctx, int ith, int nth)
 	}
 }
 
+/* The AVX-512 path works on S^T rather than S: a block of 32 queries is the 32 lanes of two
+ * registers, keys are the rows. The softmax over keys then runs down the columns (vertical max
+ * and sum, no horizontal reductions), and the probabilities of a chunk of keys, stored key by
+ * key, are already the packed B operand of O_h = V_h P^T: O comes out channel-major, as the
+ * caller wants it, and head dims pad only to the 8-row tile of that product (40 -> 40) where
+ * the generic GEMM padded them to its 32-column tile (40 -> 64). Keys go by in chunks with an
+ * online softmax (a running max per query; the partial O and sum are rescaled when it grows),
+ * so one chunk's scores stay in L1 and no n x m matrix is written. */
+#define ATTN_QW 32 /* queries per block: two zmm registers of lanes */
+#define ATTN_KR 12 /* keys per score tile */
+#define ATTN_VR 8 /* head channels per P·V tile */
+#define ATTN_KB 120 /* keys per chunk, a multiple of ATTN_KR: its scores, 15 KiB, stay in L1 */
+
+/* 2^x, x clamped below at -126: the polynomial of exp256 and a scalef for the exponent. */
+__attribute__((target("avx512f"))) static __m512 exp2_512(__m512 x)
+{
+	x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
+	__m512 fi = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	__m512 f = _mm512_sub_ps(x, fi);
+	__m512 p = _mm512_set1_ps(1.5353362e-4f);
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398874e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184808e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503047e-2f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022652e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+	return _mm512_scalef_ps(p, fi);
+}
+
+/* Scores of 12 keys x 32 queries: s[r*32 + i] = sum_t kt[t*12 + r] qb[t*32 + i], and
+ * mx[i] = max(mx[i], s[r*32 + i]) over the rows r < rows that are real keys. */
+__attribute__((target("avx512f"))) static void attn_scores_avx512(int d, const float *kt, const float *qb, float *s,
+								  float *mx, int rows)
+{
+	__m512 c[ATTN_KR][2];
+#pragma GCC unroll 12
+	for (int r = 0; r < ATTN_KR; r++)
+		c[r][0] = c[r][1] = _mm512_setzero_ps();
+	for (int t = 0; t < d; t++, kt += ATTN_KR, qb += ATTN_QW) {
+		__m512 b0 = _mm512_load_ps(qb), b1 = _mm512_load_ps(qb + 16);
+#pragma GCC unroll 12
+		for (int r = 0; r < ATTN_KR; r++) {
+			__m512 x = _mm512_set1_ps(kt[r]);
+			c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+			c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+		}
+	}
+	__m512 m0 = _mm512_load_ps(mx), m1 = _mm512_load_ps(mx + 16);
+#pragma GCC unroll 12
+	for (int r = 0; r < ATTN_KR; r++) {
+		_mm512_store_ps(s + r * ATTN_QW, c[r][0]);
+		_mm512_store_ps(s + r * ATTN_QW + 16, c[r][1]);
+		if (r < rows) {
+			m0 = _mm512_max_ps(m0, c[r][0]);
+			m1 = _mm512_max_ps(m1, c[r][1]);
+		}
+	}
+	_mm512_store_ps(mx, m0);
+	_mm512_store_ps(mx + 16, m1);
+}
+
+/* 8 head channels x 32 queries of O: ob[r*32 + i] = ob[r*32 + i] alpha[i] + sum_{j<kv} vp[j*8 + r] p[j*32 + i]. */
+__attribute__((target("avx512f"))) static void attn_pv_avx512(int kv, const float *vp, const float *p, float *ob,
+							      const float *alpha)
+{
+	__m512 a0 = _mm512_load_ps(alpha), a1 = _mm512_load_ps(alpha + 16), c[ATTN_VR][2];
+#pragma GCC unroll 8
+	for (int r = 0; r < ATTN_VR; r++) {
+		c[r][0] = _mm512_mul_ps(_mm512_load_ps(ob + r * ATTN_QW), a0);
+		c[r][1] = _mm512_mul_ps(_mm512_load_ps(ob + r * ATTN_QW + 16), a1);
+	}
+	for (int j = 0; j < kv; j++, vp += ATTN_VR, p += ATTN_QW) {
+		__m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16);
+#pragma GCC unroll 8
+		for (int r = 0; r < ATTN_VR; r++) {
+			__m512 x = _mm512_set1_ps(vp[r]);
+			c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+			c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < ATTN_VR; r++) {
+		_mm512_store_ps(ob + r * ATTN_QW, c[r][0]);
+		_mm512_store_ps(ob + r * ATTN_QW + 16, c[r][1]);
+	}
+}
+
+/* One thread's buffers for the AVX-512 path, each on 64 bytes. */
+struct attn_bufs {
+	float *kt; /* [ceil(m/12)][d][12]: K_h^T in 12-key panels, keys past m zero */
+	float *vp; /* [ceil(d/8)][m][8]: V_h in 8-channel panels, channels past d zero */
+	float *sb; /* [ATTN_KB][32]: one chunk's scores, then probabilities */
+	float *qb; /* [d][32]: the query block times log2(e)/sqrt(d), queries past n zero */
+	float *ob; /* [roundup(d, 8)][32]: the block's unnormalised O */
+};
+
+static size_t attn_bufs_floats(int m, int d)
+{
+	return (size_t)roundup(m, ATTN_KR) * d + (size_t)roundup(d, ATTN_VR) * m + ATTN_KB * ATTN_QW +
+	       (size_t)d * ATTN_QW + (size_t)roundup(d, ATTN_VR) * ATTN_QW + 5 * 16;
+}
+
+static void attn_bufs_carve(struct attn_bufs *b, float *p, int m, int d)
+{
+	float *q = p + ((64 - (uintptr_t)p % 64) % 64) / sizeof(float);
+	float **dst[5] = {&b->kt, &b->vp, &b->sb, &b->qb, &b->ob};
+	size_t len[5] = {(size_t)roundup(m, ATTN_KR) * d, (size_t)roundup(d, ATTN_VR) * m, ATTN_KB * ATTN_QW,
+			 (size_t)d * ATTN_QW, (size_t)roundup(d, ATTN_VR) * ATTN_QW};
+	for (int i = 0; i < 5; i++) {
+		*dst[i] = q;
+		q += roundup((int)len[i], 16);
+	}
+}
+
+/* Where thread ith keeps its buffers: its GEMM B pack buffer when they fit there, else its
+ * share of the scores scratch (which this path does not otherwise need); NULL if neither. */
+static float *attn_bufs_place(struct attn_job *j, int ith, int nth, int d)
+{
+	size_t need = attn_bufs_floats(j->m, d);
+	if (need <= (size_t)KC * NC)
+		return j->k->pack_b[ith];
+	size_t have = ((size_t)j->n * j->m + (size_t)j->n * d) / (size_t)nth;
+	return need <= have ? j->scratch + have * (size_t)ith : NULL;
+}
+
+__attribute__((target("avx512f"))) static void attn_worker_avx512(void *ctx, int ith, int nth)
+{
+	struct attn_job *j = ctx;
+	int n = j->n, m = j->m, d = j->c / j->heads, dv = roundup(d, ATTN_VR);
+	int nb = (n + ATTN_QW - 1) / ATTN_QW, b0 = (int)((long)nb * ith / nth), b1 = (int)((long)nb * (ith + 1) / nth);
+	if (b0 >= b1)
+		return;
+	struct attn_bufs bf;
+	attn_bufs_carve(&bf, attn_bufs_place(j, ith, nth, d), m, d);
+	float qs = 1.44269504088896341f / sqrtf((float)d); /* softmax in base 2: fold log2(e) into q */
+	_Alignas(64) float mx[ATTN_QW], alpha[ATTN_QW];
+	for (int h = 0; h < j->heads; h++) {
+		const float *qh = j->q + (ptrdiff_t)h * d * n, *kh = j->kk + (ptrdiff_t)h * d * m;
+		const float *vh = j->v + (ptrdiff_t)h * d * m;
+		float *oh = j->out + (ptrdiff_t)h * d * n;
+		for (int p = 0; p < m; p += ATTN_KR) {
+			float *dst = bf.kt + (size_t)p * d;
+			for (int t = 0; t < d; t++)
+				for (int r = 0; r < ATTN_KR; r++)
+					dst[t * ATTN_KR + r] = p + r < m ? kh[(size_t)t * m + p + r] : 0.0f;
+		}
+		for (int t0 = 0; t0 < dv; t0 += ATTN_VR) {
+			float *dst = bf.vp + (size_t)t0 * m;
+			for (int jj = 0; jj < m; jj++)
+				for (int r = 0; r < ATTN_VR; r++)
+					dst[jj * ATTN_VR + r] = t0 + r < d ? vh[(size_t)(t0 + r) * m + jj] : 0.0f;
+		}
+		for (int b = b0; b < b1; b++) {
+			int i0 = b * ATTN_QW, qn = n - i0 < ATTN_QW ? n - i0 : ATTN_QW;
+			__mmask16 k0 = qn >= 16 ? 0xffff : (__mmask16)((1u << qn) - 1);
+			__mmask16 k1 = qn >= 32 ? 0xffff : qn <= 16 ? 0 : (__mmask16)((1u << (qn - 16)) - 1);
+			__m512 vs = _mm512_set1_ps(qs);
+			for (int t = 0; t < d; t++) {
+				const float *src = qh + (size_t)t * n + i0;
+				_mm512_store_ps(bf.qb + t * ATTN_QW, _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, src), vs));
+				_mm512_store_ps(bf.qb + t * ATTN_QW + 16,
+						_mm512_mul_ps(_mm512_maskz_loadu_ps(k1, src + 16), vs));
+			}
+			memset(bf.ob, 0, sizeof(float) * (size_t)dv * ATTN_QW);
+			__m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, l0 = _mm512_setzero_ps(), l1 = l0;
+			for (int pc = 0; pc < m; pc += ATTN_KB) {
+				int kv = m - pc < ATTN_KB ? m - pc : ATTN_KB;
+				_mm512_store_ps(mx, m0);
+				_mm512_store_ps(mx + 16, m1);
+				for (int p = 0; p < kv; p += ATTN_KR)
+					attn_scores_avx512(d, bf.kt + (size_t)(pc + p) * d, bf.qb, bf.sb + p * ATTN_QW, mx,
+							   kv - p);
+				__m512 n0 = _mm512_load_ps(mx), n1 = _mm512_load_ps(mx + 16);
+				__m512 a0 = exp2_512(_mm512_sub_ps(m0, n0)), a1 = exp2_512(_mm512_sub_ps(m1, n1));
+				l0 = _mm512_mul_ps(l0, a0);
+				l1 = _mm512_mul_ps(l1, a1);
+				m0 = n0;
+				m1 = n1;
+				for (int jj = 0; jj < kv; jj++) {
+					float *s = bf.sb + jj * ATTN_QW;
+					__m512 p0 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s), m0));
+					__m512 p1 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s + 16), m1));
+					_mm512_store_ps(s, p0);
+					_mm512_store_ps(s + 16, p1);
+					l0 = _mm512_add_ps(l0, p0);
+					l1 = _mm512_add_ps(l1, p1);
+				}
+				_mm512_store_ps(alpha, a0);
+				_mm512_store_ps(alpha + 16, a1);
+				for (int t0 = 0; t0 < dv; t0 += ATTN_VR)
+					attn_pv_avx512(kv, bf.vp + (size_t)t0 * m + (size_t)pc * ATTN_VR, bf.sb,
+						       bf.ob + t0 * ATTN_QW, alpha);
+			}
+			__m512 r0 = _mm512_div_ps(_mm512_set1_ps(1.0f), l0), r1 = _mm512_div_ps(_mm512_set1_ps(1.0f), l1);
+			for (int t = 0; t < d; t++) {
+				float *dst = oh + (size_t)t * n + i0;
+				_mm512_mask_storeu_ps(dst, k0, _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW), r0));
+				_mm512_mask_storeu_ps(dst + 16, k1,
+						      _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW + 16), r1));
+			}
+		}
+	}
+}
+
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch)
 {
 	struct attn_job j = {k, q, kk, v, c, n, m, heads, out, scratch};
-	if (k->pool && k->nth > 1 && (long)n * m * c > 100000)
-		threads_run(k->pool, attn_worker, &j);
+	int nth = k->pool && k->nth > 1 && (long)n * m * c > 100000 ? k->nth : 1;
+	threads_fn fn = attn_worker;
+	if (k->isa == IMGK_AVX512 && attn_bufs_place(&j, 0, nth, c / heads))
+		fn = attn_worker_avx512;
+	if (nth > 1)
+		threads_run(k->pool, fn, &j);
 	else
-		attn_worker(&j, 0, 1);
+		fn(&j, 0, 1);
 }
 
 void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
