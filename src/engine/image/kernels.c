@@ -115,13 +115,59 @@ void imgk_gemm_ref(int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t
 		}
 }
 
+/* A full 12-row panel from rows of stride rsa: 16 k at a time, the 12 rows (and 4 zero ones)
+ * transposed in registers and stored 12 lanes per k; returns how many k it did. A panel costs
+ * about a third of a cycle per value this way, against several for a scalar transpose, which
+ * matters where N is small (SD's 8x8 level has 64 columns per weight). */
+__attribute__((target("avx512f"))) static int pack_a12_avx512(const float *A, ptrdiff_t rsa, int kc, float *dst)
+{
+	int kk = 0;
+	for (; kk + 16 <= kc; kk += 16) {
+		__m512 r[16], t[16], u[16];
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++)
+			r[i] = i < 12 ? _mm512_loadu_ps(A + i * rsa + kk) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+		for (int i = 0; i < 8; i++) {
+			t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+			t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+		}
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++) {
+			u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+			u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+			u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+			u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+		}
+		/* u[4i+q] holds, in 128-bit block L, column 4L+q of rows 4i..4i+3 */
+#pragma GCC unroll 4
+		for (int q = 0; q < 4; q++) {
+			__m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+			__m512 w0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88),
+			       w1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+			float *d = dst + (ptrdiff_t)(kk + q) * 12;
+			_mm512_mask_storeu_ps(d, 0x0fff, _mm512_shuffle_f32x4(v0, w0, 0x88));
+			_mm512_mask_storeu_ps(d + 4 * 12, 0x0fff, _mm512_shuffle_f32x4(v1, w1, 0x88));
+			_mm512_mask_storeu_ps(d + 8 * 12, 0x0fff, _mm512_shuffle_f32x4(v0, w0, 0xdd));
+			_mm512_mask_storeu_ps(d + 12 * 12, 0x0fff, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+		}
+	}
+	return kk;
+}
+
 /* Pack A[ic.., pc..] (mc x kc) into panels of mr rows: panel p holds, for each k,
  * mr consecutive values; rows past mc are zero. */
 static void pack_a(const float *A, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc, int mr, float *dst)
 {
 	for (int p = 0; p < mc; p += mr) {
 		int rows = mc - p < mr ? mc - p : mr;
-		if (csa == 1) {
+		if (csa == 1 && rows == 12 && mr == 12) {
+			const float *src = A + (ptrdiff_t)p * rsa;
+			int done = pack_a12_avx512(src, rsa, kc, dst);
+			for (int kk = done; kk < kc; kk++)
+				for (int i = 0; i < 12; i++)
+					dst[kk * 12 + i] = src[i * rsa + kk];
+		} else if (csa == 1) {
 			for (int i = 0; i < rows; i++) {
 				const float *src = A + (ptrdiff_t)(p + i) * rsa;
 				for (int kk = 0; kk < kc; kk++)
@@ -294,9 +340,116 @@ __attribute__((target("avx512f"))) static void kern_avx512(int kc, const float *
 typedef void (*kern_fn)(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
 static const kern_fn kernels[IMGK__MAX] = {kern_scalar, kern_avx2, kern_avx512};
 
-/* One thread's serial GEMM on its block, with its own pack buffers. */
-static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
-			ptrdiff_t csa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+/* A 3x3 (or any square) convolution seen as B = im2col(in): row k = (c, ky, kx), column
+ * j = (oy, ox). */
+struct conv_geom {
+	const float *in; /* [cin, h, w] */
+	int h, w, ks, stride, pad, wo;
+};
+
+/* Where B comes from: a strided matrix, or (cv != NULL) the im2col of an image, which
+ * pack_b_conv() packs straight from the image so the cin*ks*ks x ho*wo column matrix is never
+ * written (at SD's first level it is 47 MB, written then read back from memory). */
+struct bsrc {
+	const float *B;
+	ptrdiff_t rsb, csb;
+	const struct conv_geom *cv;
+};
+
+/* Pack rows [k0, k0+kc) and columns [j0, j0+nc) of im2col(g->in) into panels of nr columns, as
+ * pack_b() does for a stored matrix. A panel row is cut into runs that stay on one output row. */
+static void pack_b_conv(const struct conv_geom *g, int k0, int j0, int kc, int nc, int nr, float *dst)
+{
+	int kk2 = g->ks * g->ks;
+	for (int p = 0; p < nc; p += nr, dst += (ptrdiff_t)kc * nr) {
+		int cols = nc - p < nr ? nc - p : nr;
+		for (int kk = 0; kk < kc; kk++) {
+			int k = k0 + kk, c = k / kk2, ky = k % kk2 / g->ks, kx = k % g->ks;
+			float *d = dst + (ptrdiff_t)kk * nr;
+			int j = j0 + p, oy = j / g->wo, ox = j % g->wo;
+			for (int jj = 0; jj < cols; oy++, ox = 0) {
+				int len = cols - jj < g->wo - ox ? cols - jj : g->wo - ox;
+				int iy = oy * g->stride + ky - g->pad;
+				float *o = d + jj;
+				jj += len;
+				if (iy < 0 || iy >= g->h) {
+					for (int t = 0; t < len; t++)
+						o[t] = 0.0f;
+					continue;
+				}
+				const float *row = g->in + ((ptrdiff_t)c * g->h + iy) * g->w;
+				if (g->stride != 1) {
+					for (int t = 0; t < len; t++) {
+						int ix = (ox + t) * g->stride + kx - g->pad;
+						o[t] = ix < 0 || ix >= g->w ? 0.0f : row[ix];
+					}
+					continue;
+				}
+				/* ix = ox + t + kx - pad: zeros left of 0 and from w on, a copy between */
+				int off = ox + kx - g->pad, t0 = off < 0 ? -off : 0, t1 = g->w - off;
+				t0 = t0 < len ? t0 : len;
+				t1 = t1 < len ? t1 : len;
+				t1 = t1 > t0 ? t1 : t0;
+				for (int t = 0; t < t0; t++)
+					o[t] = 0.0f;
+				for (int t = t0; t < t1; t++)
+					o[t] = row[off + t];
+				for (int t = t1; t < len; t++)
+					o[t] = 0.0f;
+			}
+			for (int jj = cols; jj < nr; jj++)
+				d[jj] = 0.0f;
+		}
+	}
+}
+
+/* pack_b_conv() for 32-column panels and stride 1: each run on one output row is two masked
+ * loads (lanes outside the image or outside the run read nothing) and two masked stores. */
+__attribute__((target("avx512f"))) static void pack_b_conv32(const struct conv_geom *g, int k0, int j0, int kc, int nc,
+							      float *dst)
+{
+	int kk2 = g->ks * g->ks;
+	for (int p = 0; p < nc; p += 32, dst += (ptrdiff_t)kc * 32) {
+		int cols = nc - p < 32 ? nc - p : 32, oy0 = (j0 + p) / g->wo, ox0 = (j0 + p) % g->wo;
+		int c = k0 / kk2, ky = k0 % kk2 / g->ks, kx = k0 % g->ks;
+		for (int kk = 0; kk < kc; kk++) {
+			float *d = dst + (ptrdiff_t)kk * 32;
+			int ox = ox0;
+			for (int jj = 0, oy = oy0; jj < cols; oy++, ox = 0) {
+				int len = cols - jj < g->wo - ox ? cols - jj : g->wo - ox;
+				int iy = oy + ky - g->pad, off = ox + kx - g->pad;
+				/* lanes t of the run with 0 <= off + t < w, inside the image row iy */
+				int t0 = off < 0 ? -off : 0, t1 = g->w - off < len ? g->w - off : len;
+				uint64_t run = (1ull << len) - 1, ok = 0;
+				const float *src = g->in; /* read nothing when ok is 0 */
+				if (iy >= 0 && iy < g->h && t1 > t0) {
+					ok = ((1ull << t1) - 1) & ~((1ull << t0) - 1);
+					src += ((ptrdiff_t)c * g->h + iy) * g->w + off - jj;
+				}
+				/* shift both masks to the run's place in the panel: lanes jj.. */
+				run <<= jj;
+				ok <<= jj;
+				_mm512_mask_storeu_ps(d, (__mmask16)run, _mm512_maskz_loadu_ps((__mmask16)ok, src));
+				_mm512_mask_storeu_ps(d + 16, (__mmask16)(run >> 16),
+						      _mm512_maskz_loadu_ps((__mmask16)(ok >> 16), src + 16));
+				jj += len;
+			}
+			for (int jj = cols; jj < 32; jj++)
+				d[jj] = 0.0f;
+			if (++kx == g->ks) {
+				kx = 0;
+				if (++ky == g->ks) {
+					ky = 0;
+					c++;
+				}
+			}
+		}
+	}
+}
+
+/* One thread's serial GEMM on its block, with its own pack buffers; B's columns start at j0. */
+static void gemm_blocks(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
+			ptrdiff_t csa, const struct bsrc *bs, int j0, float *C, ptrdiff_t ldc, int acc)
 {
 	int mr = isa_mr[isa], nr = isa_nr[isa];
 	kern_fn kern = kernels[isa];
@@ -311,7 +464,12 @@ static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, i
 		for (int pc = 0; pc < K; pc += KC) {
 			int kc = K - pc < KC ? K - pc : KC;
 			int a2 = acc || pc > 0;
-			pack_b(isa, B + pc * rsb + jc * csb, rsb, csb, kc, nc, nr, pb);
+			if (bs->cv && nr == 32 && bs->cv->stride == 1)
+				pack_b_conv32(bs->cv, pc, j0 + jc, kc, nc, pb);
+			else if (bs->cv)
+				pack_b_conv(bs->cv, pc, j0 + jc, kc, nc, nr, pb);
+			else
+				pack_b(isa, bs->B + pc * bs->rsb + (j0 + jc) * bs->csb, bs->rsb, bs->csb, kc, nc, nr, pb);
 			for (int ic = 0; ic < M; ic += MC) {
 				int mc = M - ic < MC ? M - ic : MC;
 				pack_a(A + ic * rsa + pc * csa, rsa, csa, mc, kc, mr, pa);
@@ -328,15 +486,35 @@ static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, i
 	}
 }
 
+static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
+			ptrdiff_t csa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+{
+	struct bsrc bs = {B, rsb, csb, NULL};
+	gemm_blocks(isa, pa, pb, M, N, K, A, rsa, csa, &bs, 0, C, ldc, acc);
+}
+
+/* C[i*ldc + j] += bias[i] for i in [i0, i1), j in [j0, j1). */
+static void add_bias_block(float *C, ptrdiff_t ldc, const float *bias, int i0, int i1, int j0, int j1)
+{
+	for (int i = i0; i < i1; i++) {
+		float b = bias[i], *c = C + i * ldc;
+		for (int jj = j0; jj < j1; jj++)
+			c[jj] += b;
+	}
+}
+
 struct gemm_job {
 	struct imgk *k;
 	int M, N, K;
-	const float *A, *B;
-	ptrdiff_t rsa, csa, rsb, csb, ldc;
+	const float *A;
+	ptrdiff_t rsa, csa, ldc;
+	const struct bsrc *bs;
 	float *C;
+	const float *bias; /* [M] added to every column, or NULL */
 	int acc, split_n;
 };
 
+/* Each thread computes, then adds the bias to, its own block of C while it is still warm. */
 static void gemm_worker(void *ctx, int ith, int nth)
 {
 	struct gemm_job *g = ctx;
@@ -347,93 +525,56 @@ static void gemm_worker(void *ctx, int ith, int nth)
 	int s = b0 * unit, e = b1 * unit < total ? b1 * unit : total;
 	if (s >= e)
 		return;
-	if (g->split_n)
-		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], g->M, e - s, g->K, g->A, g->rsa, g->csa,
-			    g->B + s * g->csb, g->rsb, g->csb, g->C + s, g->ldc, g->acc);
+	if (g->split_n) {
+		gemm_blocks(isa, g->k->pack_a[ith], g->k->pack_b[ith], g->M, e - s, g->K, g->A, g->rsa, g->csa, g->bs, s,
+			    g->C + s, g->ldc, g->acc);
+		if (g->bias)
+			add_bias_block(g->C, g->ldc, g->bias, 0, g->M, s, e);
+	} else {
+		struct bsrc bs = *g->bs;
+		gemm_blocks(isa, g->k->pack_a[ith], g->k->pack_b[ith], e - s, g->N, g->K, g->A + s * g->rsa, g->rsa,
+			    g->csa, &bs, 0, g->C + s * g->ldc, g->ldc, g->acc);
+		if (g->bias)
+			add_bias_block(g->C, g->ldc, g->bias, s, e, 0, g->N);
+	}
+}
+
+/* imgk_gemm() with B from any source and an optional bias. */
+static void gemm_run(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+		     const struct bsrc *bs, float *C, ptrdiff_t ldc, int acc, const float *bias)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	struct gemm_job g = {k, M, N, K, A, rsa, csa, ldc, bs, C, bias, acc, 1};
+	int nr = isa_nr[k->isa], mr = isa_mr[k->isa];
+	/* Split the dimension that gives every thread the most whole tiles. */
+	g.split_n = (N / nr) >= (M / mr) || (N / nr) >= 4 * k->nth;
+	long flops = 2L * M * N * K;
+	if (k->nth == 1 || !k->pool || flops < 200000)
+		gemm_worker(&g, 0, 1);
 	else
-		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], e - s, g->N, g->K, g->A + s * g->rsa, g->rsa,
-			    g->csa, g->B, g->rsb, g->csb, g->C + s * g->ldc, g->ldc, g->acc);
+		threads_run(k->pool, gemm_worker, &g);
 }
 
 void imgk_gemm(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
 	       const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
 {
-	if (M <= 0 || N <= 0)
-		return;
-	struct gemm_job g = {k, M, N, K, A, B, rsa, csa, rsb, csb, ldc, C, acc, 1};
-	int nr = isa_nr[k->isa], mr = isa_mr[k->isa];
-	/* Split the dimension that gives every thread the most whole tiles. */
-	g.split_n = (N / nr) >= (M / mr) || (N / nr) >= 4 * k->nth;
-	long flops = 2L * M * N * K;
-	if (k->nth == 1 || !k->pool || flops < 200000) {
-		gemm_serial(k->isa, k->pack_a[0], k->pack_b[0], M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, acc);
-		return;
-	}
-	threads_run(k->pool, gemm_worker, &g);
+	struct bsrc bs = {B, rsb, csb, NULL};
+	gemm_run(k, M, N, K, A, rsa, csa, &bs, C, ldc, acc, NULL);
 }
 
 /* ------------------------------------------------------------------ conv */
 
-void imgk_im2col(const float *in, int cin, int h, int w, int ks, int stride, int pad, float *col)
-{
-	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
-	for (int c = 0; c < cin; c++)
-		for (int ky = 0; ky < ks; ky++)
-			for (int kx = 0; kx < ks; kx++) {
-				float *dst = col + ((ptrdiff_t)(c * ks + ky) * ks + kx) * ho * wo;
-				const float *src = in + (ptrdiff_t)c * h * w;
-				for (int oy = 0; oy < ho; oy++) {
-					int iy = oy * stride + ky - pad;
-					float *d = dst + oy * wo;
-					if (iy < 0 || iy >= h) {
-						memset(d, 0, sizeof(float) * (size_t)wo);
-						continue;
-					}
-					const float *s = src + iy * w;
-					if (stride == 1) {
-						/* contiguous run of valid columns, zero at the borders */
-						int x0 = pad - kx > 0 ? pad - kx : 0;
-						int x1 = w + pad - kx < wo ? w + pad - kx : wo;
-						for (int ox = 0; ox < x0; ox++)
-							d[ox] = 0.0f;
-						if (x1 > x0)
-							memcpy(d + x0, s + x0 + kx - pad, sizeof(float) * (size_t)(x1 - x0));
-						for (int ox = x1 > x0 ? x1 : x0; ox < wo; ox++)
-							d[ox] = 0.0f;
-					} else {
-						for (int ox = 0; ox < wo; ox++) {
-							int ix = ox * stride + kx - pad;
-							d[ox] = (ix < 0 || ix >= w) ? 0.0f : s[ix];
-						}
-					}
-				}
-			}
-}
-
-static void add_bias(float *out, int cout, int n, const float *bias)
-{
-	if (!bias)
-		return;
-	for (int c = 0; c < cout; c++) {
-		float b = bias[c];
-		float *o = out + (ptrdiff_t)c * n;
-		for (int i = 0; i < n; i++)
-			o[i] += b;
-	}
-}
-
 void imgk_conv2d(struct imgk *k, const float *in, int cin, int h, int w, const float *wt, const float *bias,
-		 int cout, int ks, int stride, int pad, float *out, float *col)
+		 int cout, int ks, int stride, int pad, float *out)
 {
 	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
 	int n = ho * wo, kd = cin * ks * ks;
-	const float *b = in;
-	if (!(ks == 1 && stride == 1 && pad == 0)) {
-		imgk_im2col(in, cin, h, w, ks, stride, pad, col);
-		b = col;
-	}
-	imgk_gemm(k, cout, n, kd, wt, kd, 1, b, n, 1, out, n, 0);
-	add_bias(out, cout, n, bias);
+	struct conv_geom g = {in, h, w, ks, stride, pad, wo};
+	struct bsrc bs = {in, n, 1, NULL};
+	if (!(ks == 1 && stride == 1 && pad == 0))
+		bs.cv = &g;
+	gemm_run(k, cout, n, kd, wt, kd, 1, &bs, out, n, 0, bias);
 }
 
 void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, const float *bias, int cout, int ks,
@@ -459,8 +600,8 @@ void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, co
 
 void imgk_linear(struct imgk *k, const float *x, int cin, int n, const float *wt, const float *b, int cout, float *y)
 {
-	imgk_gemm(k, cout, n, cin, wt, cin, 1, x, n, 1, y, n, 0);
-	add_bias(y, cout, n, b);
+	struct bsrc bs = {x, n, 1, NULL};
+	gemm_run(k, cout, n, cin, wt, cin, 1, &bs, y, n, 0, b);
 }
 
 /* ------------------------------------------------------------------ norms */
