@@ -1145,8 +1145,18 @@ __attribute__((target("avx512f"))) static void attn_worker_avx512(void *ctx, int
 			__mmask16 k0 = qn >= 16 ? 0xffff : (__mmask16)((1u << qn) - 1);
 			__mmask16 k1 = qn >= 32 ? 0xffff : qn <= 16 ? 0 : (__mmask16)((1u << (qn - 16)) - 1);
 			__m512 vs = _mm512_set1_ps(qs);
+			/* d rows n floats apart are too many streams for the hardware prefetcher: with few
+			 * keys (cross-attention, 77) the misses on q and out took a third of the time, so the
+			 * next block's lines are fetched one block ahead */
+			int pf = b + 1 < b1;
 			for (int t = 0; t < d; t++) {
 				const float *src = qh + (size_t)t * n + i0;
+				if (pf) {
+					_mm_prefetch((const char *)(src + ATTN_QW), _MM_HINT_T0);
+					_mm_prefetch((const char *)(src + ATTN_QW + 16), _MM_HINT_T0);
+					_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW), _MM_HINT_T0);
+					_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW + 16), _MM_HINT_T0);
+				}
 				_mm512_store_ps(bf.qb + t * ATTN_QW, _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, src), vs));
 				_mm512_store_ps(bf.qb + t * ATTN_QW + 16,
 						_mm512_mul_ps(_mm512_maskz_loadu_ps(k1, src + 16), vs));
