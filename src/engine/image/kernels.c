@@ -303,6 +303,12 @@ __attribute__((target("avx512f"))) static void kern_avx512(int kc, const float *
 							   ptrdiff_t ldc, int mr, int nr, int acc)
 {
 	__m512 c[12][2];
+	/* C is read and written once per k-block and its rows are far apart (L3 at SD's sizes):
+	 * fetching the tile now hides that behind the k-loop */
+	for (int i = 0; i < mr; i++) {
+		_mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+		_mm_prefetch((const char *)(C + i * ldc + 31), _MM_HINT_T0);
+	}
 #pragma GCC unroll 12
 	for (int i = 0; i < 12; i++)
 		c[i][0] = c[i][1] = _mm512_setzero_ps();
