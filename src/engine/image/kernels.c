@@ -11,6 +11,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -910,6 +911,7 @@ struct attn_job {
 	const float *q, *kk, *v;
 	int c, n, m, heads;
 	float *out, *scratch;
+	atomic_int next; /* AVX-512 path: the next (head, query block) to take */
 };
 
 #define ATTN_QB 48 /* query rows per block: a 48 x m score block stays in L2 */
@@ -1123,91 +1125,96 @@ static float *attn_bufs_place(struct attn_job *j, int ith, int nth, int d)
 	return need <= have ? j->scratch + have * (size_t)ith : NULL;
 }
 
+/* Work is handed out a query block at a time from a shared counter over (head, block), so a
+ * thread that loses its core to another process does less of it instead of holding the other
+ * up; a thread packs K_h and V_h when it first meets head h (at most once per head). */
 __attribute__((target("avx512f"))) static void attn_worker_avx512(void *ctx, int ith, int nth)
 {
 	struct attn_job *j = ctx;
 	int n = j->n, m = j->m, d = j->c / j->heads, dv = roundup(d, ATTN_VR);
-	int nb = (n + ATTN_QW - 1) / ATTN_QW, b0 = (int)((long)nb * ith / nth), b1 = (int)((long)nb * (ith + 1) / nth);
-	if (b0 >= b1)
-		return;
+	int nb = (n + ATTN_QW - 1) / ATTN_QW, total = nb * j->heads, h = -1;
 	struct attn_bufs bf;
 	attn_bufs_carve(&bf, attn_bufs_place(j, ith, nth, d), m, d);
 	float qs = 1.44269504088896341f / sqrtf((float)d); /* softmax in base 2: fold log2(e) into q */
 	_Alignas(64) float mx[ATTN_QW], alpha[ATTN_QW];
-	for (int h = 0; h < j->heads; h++) {
-		const float *qh = j->q + (ptrdiff_t)h * d * n, *kh = j->kk + (ptrdiff_t)h * d * m;
-		const float *vh = j->v + (ptrdiff_t)h * d * m;
-		float *oh = j->out + (ptrdiff_t)h * d * n;
-		for (int p = 0; p < m; p += ATTN_KR) {
-			float *dst = bf.kt + (size_t)p * d;
-			for (int t = 0; t < d; t++)
-				for (int r = 0; r < ATTN_KR; r++)
-					dst[t * ATTN_KR + r] = p + r < m ? kh[(size_t)t * m + p + r] : 0.0f;
+	const float *qh = NULL;
+	float *oh = NULL;
+	for (int idx = atomic_fetch_add(&j->next, 1); idx < total; idx = atomic_fetch_add(&j->next, 1)) {
+		int b = idx % nb;
+		if (idx / nb != h) {
+			h = idx / nb;
+			const float *kh = j->kk + (ptrdiff_t)h * d * m, *vh = j->v + (ptrdiff_t)h * d * m;
+			qh = j->q + (ptrdiff_t)h * d * n;
+			oh = j->out + (ptrdiff_t)h * d * n;
+			for (int p = 0; p < m; p += ATTN_KR) {
+				float *dst = bf.kt + (size_t)p * d;
+				for (int t = 0; t < d; t++)
+					for (int r = 0; r < ATTN_KR; r++)
+						dst[t * ATTN_KR + r] = p + r < m ? kh[(size_t)t * m + p + r] : 0.0f;
+			}
+			for (int t0 = 0; t0 < dv; t0 += ATTN_VR) {
+				float *dst = bf.vp + (size_t)t0 * m;
+				for (int jj = 0; jj < m; jj++)
+					for (int r = 0; r < ATTN_VR; r++)
+						dst[jj * ATTN_VR + r] = t0 + r < d ? vh[(size_t)(t0 + r) * m + jj] : 0.0f;
+			}
 		}
-		for (int t0 = 0; t0 < dv; t0 += ATTN_VR) {
-			float *dst = bf.vp + (size_t)t0 * m;
-			for (int jj = 0; jj < m; jj++)
-				for (int r = 0; r < ATTN_VR; r++)
-					dst[jj * ATTN_VR + r] = t0 + r < d ? vh[(size_t)(t0 + r) * m + jj] : 0.0f;
+		int i0 = b * ATTN_QW, qn = n - i0 < ATTN_QW ? n - i0 : ATTN_QW;
+		__mmask16 k0 = qn >= 16 ? 0xffff : (__mmask16)((1u << qn) - 1);
+		__mmask16 k1 = qn >= 32 ? 0xffff : qn <= 16 ? 0 : (__mmask16)((1u << (qn - 16)) - 1);
+		__m512 vs = _mm512_set1_ps(qs);
+		/* d rows n floats apart are too many streams for the hardware prefetcher: with few
+		 * keys (cross-attention, 77) the misses on q and out took a third of the time, so the
+		 * next block's lines are fetched one block ahead */
+		int pf = b + 1 < nb;
+		for (int t = 0; t < d; t++) {
+			const float *src = qh + (size_t)t * n + i0;
+			if (pf) {
+				_mm_prefetch((const char *)(src + ATTN_QW), _MM_HINT_T0);
+				_mm_prefetch((const char *)(src + ATTN_QW + 16), _MM_HINT_T0);
+				_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW), _MM_HINT_T0);
+				_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW + 16), _MM_HINT_T0);
+			}
+			_mm512_store_ps(bf.qb + t * ATTN_QW, _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, src), vs));
+			_mm512_store_ps(bf.qb + t * ATTN_QW + 16,
+					_mm512_mul_ps(_mm512_maskz_loadu_ps(k1, src + 16), vs));
 		}
-		for (int b = b0; b < b1; b++) {
-			int i0 = b * ATTN_QW, qn = n - i0 < ATTN_QW ? n - i0 : ATTN_QW;
-			__mmask16 k0 = qn >= 16 ? 0xffff : (__mmask16)((1u << qn) - 1);
-			__mmask16 k1 = qn >= 32 ? 0xffff : qn <= 16 ? 0 : (__mmask16)((1u << (qn - 16)) - 1);
-			__m512 vs = _mm512_set1_ps(qs);
-			/* d rows n floats apart are too many streams for the hardware prefetcher: with few
-			 * keys (cross-attention, 77) the misses on q and out took a third of the time, so the
-			 * next block's lines are fetched one block ahead */
-			int pf = b + 1 < b1;
-			for (int t = 0; t < d; t++) {
-				const float *src = qh + (size_t)t * n + i0;
-				if (pf) {
-					_mm_prefetch((const char *)(src + ATTN_QW), _MM_HINT_T0);
-					_mm_prefetch((const char *)(src + ATTN_QW + 16), _MM_HINT_T0);
-					_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW), _MM_HINT_T0);
-					_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW + 16), _MM_HINT_T0);
-				}
-				_mm512_store_ps(bf.qb + t * ATTN_QW, _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, src), vs));
-				_mm512_store_ps(bf.qb + t * ATTN_QW + 16,
-						_mm512_mul_ps(_mm512_maskz_loadu_ps(k1, src + 16), vs));
+		memset(bf.ob, 0, sizeof(float) * (size_t)dv * ATTN_QW);
+		__m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, l0 = _mm512_setzero_ps(), l1 = l0;
+		for (int pc = 0; pc < m; pc += ATTN_KB) {
+			int kv = m - pc < ATTN_KB ? m - pc : ATTN_KB;
+			_mm512_store_ps(mx, m0);
+			_mm512_store_ps(mx + 16, m1);
+			for (int p = 0; p < kv; p += ATTN_KR)
+				attn_scores_avx512(d, bf.kt + (size_t)(pc + p) * d, bf.qb, bf.sb + p * ATTN_QW, mx,
+						   kv - p);
+			__m512 n0 = _mm512_load_ps(mx), n1 = _mm512_load_ps(mx + 16);
+			__m512 a0 = exp2_512(_mm512_sub_ps(m0, n0)), a1 = exp2_512(_mm512_sub_ps(m1, n1));
+			l0 = _mm512_mul_ps(l0, a0);
+			l1 = _mm512_mul_ps(l1, a1);
+			m0 = n0;
+			m1 = n1;
+			for (int jj = 0; jj < kv; jj++) {
+				float *s = bf.sb + jj * ATTN_QW;
+				__m512 p0 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s), m0));
+				__m512 p1 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s + 16), m1));
+				_mm512_store_ps(s, p0);
+				_mm512_store_ps(s + 16, p1);
+				l0 = _mm512_add_ps(l0, p0);
+				l1 = _mm512_add_ps(l1, p1);
 			}
-			memset(bf.ob, 0, sizeof(float) * (size_t)dv * ATTN_QW);
-			__m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, l0 = _mm512_setzero_ps(), l1 = l0;
-			for (int pc = 0; pc < m; pc += ATTN_KB) {
-				int kv = m - pc < ATTN_KB ? m - pc : ATTN_KB;
-				_mm512_store_ps(mx, m0);
-				_mm512_store_ps(mx + 16, m1);
-				for (int p = 0; p < kv; p += ATTN_KR)
-					attn_scores_avx512(d, bf.kt + (size_t)(pc + p) * d, bf.qb, bf.sb + p * ATTN_QW, mx,
-							   kv - p);
-				__m512 n0 = _mm512_load_ps(mx), n1 = _mm512_load_ps(mx + 16);
-				__m512 a0 = exp2_512(_mm512_sub_ps(m0, n0)), a1 = exp2_512(_mm512_sub_ps(m1, n1));
-				l0 = _mm512_mul_ps(l0, a0);
-				l1 = _mm512_mul_ps(l1, a1);
-				m0 = n0;
-				m1 = n1;
-				for (int jj = 0; jj < kv; jj++) {
-					float *s = bf.sb + jj * ATTN_QW;
-					__m512 p0 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s), m0));
-					__m512 p1 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s + 16), m1));
-					_mm512_store_ps(s, p0);
-					_mm512_store_ps(s + 16, p1);
-					l0 = _mm512_add_ps(l0, p0);
-					l1 = _mm512_add_ps(l1, p1);
-				}
-				_mm512_store_ps(alpha, a0);
-				_mm512_store_ps(alpha + 16, a1);
-				for (int t0 = 0; t0 < dv; t0 += ATTN_VR)
-					attn_pv_avx512(kv, bf.vp + (size_t)t0 * m + (size_t)pc * ATTN_VR, bf.sb,
-						       bf.ob + t0 * ATTN_QW, alpha);
-			}
-			__m512 r0 = _mm512_div_ps(_mm512_set1_ps(1.0f), l0), r1 = _mm512_div_ps(_mm512_set1_ps(1.0f), l1);
-			for (int t = 0; t < d; t++) {
-				float *dst = oh + (size_t)t * n + i0;
-				_mm512_mask_storeu_ps(dst, k0, _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW), r0));
-				_mm512_mask_storeu_ps(dst + 16, k1,
-						      _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW + 16), r1));
-			}
+			_mm512_store_ps(alpha, a0);
+			_mm512_store_ps(alpha + 16, a1);
+			for (int t0 = 0; t0 < dv; t0 += ATTN_VR)
+				attn_pv_avx512(kv, bf.vp + (size_t)t0 * m + (size_t)pc * ATTN_VR, bf.sb,
+					       bf.ob + t0 * ATTN_QW, alpha);
+		}
+		__m512 r0 = _mm512_div_ps(_mm512_set1_ps(1.0f), l0), r1 = _mm512_div_ps(_mm512_set1_ps(1.0f), l1);
+		for (int t = 0; t < d; t++) {
+			float *dst = oh + (size_t)t * n + i0;
+			_mm512_mask_storeu_ps(dst, k0, _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW), r0));
+			_mm512_mask_storeu_ps(dst + 16, k1,
+					      _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW + 16), r1));
 		}
 	}
 }
@@ -1215,7 +1222,9 @@ __attribute__((target("avx512f"))) static void attn_worker_avx512(void *ctx, int
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch)
 {
-	struct attn_job j = {k, q, kk, v, c, n, m, heads, out, scratch};
+	struct attn_job j = {.k = k, .q = q, .kk = kk, .v = v, .c = c, .n = n, .m = m, .heads = heads, .out = out,
+			     .scratch = scratch};
+	atomic_init(&j.next, 0);
 	int nth = k->pool && k->nth > 1 && (long)n * m * c > 100000 ? k->nth : 1;
 	threads_fn fn = attn_worker;
 	if (k->isa == IMGK_AVX512 && attn_bufs_place(&j, 0, nth, c / heads))
