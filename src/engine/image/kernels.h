@@ -70,7 +70,10 @@ void imgk_layernorm(const float *x, int c, int n, const float *gamma, const floa
 		    float *scratch);
 
 /* Multi-head attention, channel-major: q [c, n], kk [c, m], v [c, m] -> out [c, n];
- * heads divide c; softmax(q_h^T k_h / sqrt(c/heads)) per head. scratch holds n*m + n*c/heads floats. */
+ * heads divide c; softmax(q_h^T k_h / sqrt(c/heads)) per head. scratch holds n*m + n*c/heads floats.
+ * On AVX-512 it is fused (per 32-query block: scores of a chunk of keys, online softmax, P·V) and
+ * no score matrix is written; scratch then holds only packed K and V when the pack buffers are
+ * too small for them. */
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch);
 void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
