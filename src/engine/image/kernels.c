@@ -11,6 +11,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +116,59 @@ void imgk_gemm_ref(int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t
 		}
 }
 
+/* A full 12-row panel from rows of stride rsa: 16 k at a time, the 12 rows (and 4 zero ones)
+ * transposed in registers and stored 12 lanes per k; returns how many k it did. A panel costs
+ * about a third of a cycle per value this way, against several for a scalar transpose, which
+ * matters where N is small (SD's 8x8 level has 64 columns per weight). */
+__attribute__((target("avx512f"))) static int pack_a12_avx512(const float *A, ptrdiff_t rsa, int kc, float *dst)
+{
+	int kk = 0;
+	for (; kk + 16 <= kc; kk += 16) {
+		__m512 r[16], t[16], u[16];
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++)
+			r[i] = i < 12 ? _mm512_loadu_ps(A + i * rsa + kk) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+		for (int i = 0; i < 8; i++) {
+			t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+			t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+		}
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++) {
+			u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+			u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+			u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+			u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+		}
+		/* u[4i+q] holds, in 128-bit block L, column 4L+q of rows 4i..4i+3 */
+#pragma GCC unroll 4
+		for (int q = 0; q < 4; q++) {
+			__m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+			__m512 w0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88),
+			       w1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+			float *d = dst + (ptrdiff_t)(kk + q) * 12;
+			_mm512_mask_storeu_ps(d, 0x0fff, _mm512_shuffle_f32x4(v0, w0, 0x88));
+			_mm512_mask_storeu_ps(d + 4 * 12, 0x0fff, _mm512_shuffle_f32x4(v1, w1, 0x88));
+			_mm512_mask_storeu_ps(d + 8 * 12, 0x0fff, _mm512_shuffle_f32x4(v0, w0, 0xdd));
+			_mm512_mask_storeu_ps(d + 12 * 12, 0x0fff, _mm512_shuffle_f32x4(v1, w1, 0xdd));
+		}
+	}
+	return kk;
+}
+
 /* Pack A[ic.., pc..] (mc x kc) into panels of mr rows: panel p holds, for each k,
  * mr consecutive values; rows past mc are zero. */
 static void pack_a(const float *A, ptrdiff_t rsa, ptrdiff_t csa, int mc, int kc, int mr, float *dst)
 {
 	for (int p = 0; p < mc; p += mr) {
 		int rows = mc - p < mr ? mc - p : mr;
-		if (csa == 1) {
+		if (csa == 1 && rows == 12 && mr == 12) {
+			const float *src = A + (ptrdiff_t)p * rsa;
+			int done = pack_a12_avx512(src, rsa, kc, dst);
+			for (int kk = done; kk < kc; kk++)
+				for (int i = 0; i < 12; i++)
+					dst[kk * 12 + i] = src[i * rsa + kk];
+		} else if (csa == 1) {
 			for (int i = 0; i < rows; i++) {
 				const float *src = A + (ptrdiff_t)(p + i) * rsa;
 				for (int kk = 0; kk < kc; kk++)
@@ -257,6 +304,12 @@ __attribute__((target("avx512f"))) static void kern_avx512(int kc, const float *
 							   ptrdiff_t ldc, int mr, int nr, int acc)
 {
 	__m512 c[12][2];
+	/* C is read and written once per k-block and its rows are far apart (L3 at SD's sizes):
+	 * fetching the tile now hides that behind the k-loop */
+	for (int i = 0; i < mr; i++) {
+		_mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+		_mm_prefetch((const char *)(C + i * ldc + 31), _MM_HINT_T0);
+	}
 #pragma GCC unroll 12
 	for (int i = 0; i < 12; i++)
 		c[i][0] = c[i][1] = _mm512_setzero_ps();
@@ -294,9 +347,116 @@ __attribute__((target("avx512f"))) static void kern_avx512(int kc, const float *
 typedef void (*kern_fn)(int, const float *, const float *, float *, ptrdiff_t, int, int, int);
 static const kern_fn kernels[IMGK__MAX] = {kern_scalar, kern_avx2, kern_avx512};
 
-/* One thread's serial GEMM on its block, with its own pack buffers. */
-static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
-			ptrdiff_t csa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+/* A 3x3 (or any square) convolution seen as B = im2col(in): row k = (c, ky, kx), column
+ * j = (oy, ox). */
+struct conv_geom {
+	const float *in; /* [cin, h, w] */
+	int h, w, ks, stride, pad, wo;
+};
+
+/* Where B comes from: a strided matrix, or (cv != NULL) the im2col of an image, which
+ * pack_b_conv() packs straight from the image so the cin*ks*ks x ho*wo column matrix is never
+ * written (at SD's first level it is 47 MB, written then read back from memory). */
+struct bsrc {
+	const float *B;
+	ptrdiff_t rsb, csb;
+	const struct conv_geom *cv;
+};
+
+/* Pack rows [k0, k0+kc) and columns [j0, j0+nc) of im2col(g->in) into panels of nr columns, as
+ * pack_b() does for a stored matrix. A panel row is cut into runs that stay on one output row. */
+static void pack_b_conv(const struct conv_geom *g, int k0, int j0, int kc, int nc, int nr, float *dst)
+{
+	int kk2 = g->ks * g->ks;
+	for (int p = 0; p < nc; p += nr, dst += (ptrdiff_t)kc * nr) {
+		int cols = nc - p < nr ? nc - p : nr;
+		for (int kk = 0; kk < kc; kk++) {
+			int k = k0 + kk, c = k / kk2, ky = k % kk2 / g->ks, kx = k % g->ks;
+			float *d = dst + (ptrdiff_t)kk * nr;
+			int j = j0 + p, oy = j / g->wo, ox = j % g->wo;
+			for (int jj = 0; jj < cols; oy++, ox = 0) {
+				int len = cols - jj < g->wo - ox ? cols - jj : g->wo - ox;
+				int iy = oy * g->stride + ky - g->pad;
+				float *o = d + jj;
+				jj += len;
+				if (iy < 0 || iy >= g->h) {
+					for (int t = 0; t < len; t++)
+						o[t] = 0.0f;
+					continue;
+				}
+				const float *row = g->in + ((ptrdiff_t)c * g->h + iy) * g->w;
+				if (g->stride != 1) {
+					for (int t = 0; t < len; t++) {
+						int ix = (ox + t) * g->stride + kx - g->pad;
+						o[t] = ix < 0 || ix >= g->w ? 0.0f : row[ix];
+					}
+					continue;
+				}
+				/* ix = ox + t + kx - pad: zeros left of 0 and from w on, a copy between */
+				int off = ox + kx - g->pad, t0 = off < 0 ? -off : 0, t1 = g->w - off;
+				t0 = t0 < len ? t0 : len;
+				t1 = t1 < len ? t1 : len;
+				t1 = t1 > t0 ? t1 : t0;
+				for (int t = 0; t < t0; t++)
+					o[t] = 0.0f;
+				for (int t = t0; t < t1; t++)
+					o[t] = row[off + t];
+				for (int t = t1; t < len; t++)
+					o[t] = 0.0f;
+			}
+			for (int jj = cols; jj < nr; jj++)
+				d[jj] = 0.0f;
+		}
+	}
+}
+
+/* pack_b_conv() for 32-column panels and stride 1: each run on one output row is two masked
+ * loads (lanes outside the image or outside the run read nothing) and two masked stores. */
+__attribute__((target("avx512f"))) static void pack_b_conv32(const struct conv_geom *g, int k0, int j0, int kc, int nc,
+							      float *dst)
+{
+	int kk2 = g->ks * g->ks;
+	for (int p = 0; p < nc; p += 32, dst += (ptrdiff_t)kc * 32) {
+		int cols = nc - p < 32 ? nc - p : 32, oy0 = (j0 + p) / g->wo, ox0 = (j0 + p) % g->wo;
+		int c = k0 / kk2, ky = k0 % kk2 / g->ks, kx = k0 % g->ks;
+		for (int kk = 0; kk < kc; kk++) {
+			float *d = dst + (ptrdiff_t)kk * 32;
+			int ox = ox0;
+			for (int jj = 0, oy = oy0; jj < cols; oy++, ox = 0) {
+				int len = cols - jj < g->wo - ox ? cols - jj : g->wo - ox;
+				int iy = oy + ky - g->pad, off = ox + kx - g->pad;
+				/* lanes t of the run with 0 <= off + t < w, inside the image row iy */
+				int t0 = off < 0 ? -off : 0, t1 = g->w - off < len ? g->w - off : len;
+				uint64_t run = (1ull << len) - 1, ok = 0;
+				const float *src = g->in; /* read nothing when ok is 0 */
+				if (iy >= 0 && iy < g->h && t1 > t0) {
+					ok = ((1ull << t1) - 1) & ~((1ull << t0) - 1);
+					src += ((ptrdiff_t)c * g->h + iy) * g->w + off - jj;
+				}
+				/* shift both masks to the run's place in the panel: lanes jj.. */
+				run <<= jj;
+				ok <<= jj;
+				_mm512_mask_storeu_ps(d, (__mmask16)run, _mm512_maskz_loadu_ps((__mmask16)ok, src));
+				_mm512_mask_storeu_ps(d + 16, (__mmask16)(run >> 16),
+						      _mm512_maskz_loadu_ps((__mmask16)(ok >> 16), src + 16));
+				jj += len;
+			}
+			for (int jj = cols; jj < 32; jj++)
+				d[jj] = 0.0f;
+			if (++kx == g->ks) {
+				kx = 0;
+				if (++ky == g->ks) {
+					ky = 0;
+					c++;
+				}
+			}
+		}
+	}
+}
+
+/* One thread's serial GEMM on its block, with its own pack buffers; B's columns start at j0. */
+static void gemm_blocks(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
+			ptrdiff_t csa, const struct bsrc *bs, int j0, float *C, ptrdiff_t ldc, int acc)
 {
 	int mr = isa_mr[isa], nr = isa_nr[isa];
 	kern_fn kern = kernels[isa];
@@ -311,7 +471,12 @@ static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, i
 		for (int pc = 0; pc < K; pc += KC) {
 			int kc = K - pc < KC ? K - pc : KC;
 			int a2 = acc || pc > 0;
-			pack_b(isa, B + pc * rsb + jc * csb, rsb, csb, kc, nc, nr, pb);
+			if (bs->cv && nr == 32 && bs->cv->stride == 1)
+				pack_b_conv32(bs->cv, pc, j0 + jc, kc, nc, pb);
+			else if (bs->cv)
+				pack_b_conv(bs->cv, pc, j0 + jc, kc, nc, nr, pb);
+			else
+				pack_b(isa, bs->B + pc * bs->rsb + (j0 + jc) * bs->csb, bs->rsb, bs->csb, kc, nc, nr, pb);
 			for (int ic = 0; ic < M; ic += MC) {
 				int mc = M - ic < MC ? M - ic : MC;
 				pack_a(A + ic * rsa + pc * csa, rsa, csa, mc, kc, mr, pa);
@@ -328,15 +493,35 @@ static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, i
 	}
 }
 
+static void gemm_serial(enum imgk_isa isa, float *pa, float *pb, int M, int N, int K, const float *A, ptrdiff_t rsa,
+			ptrdiff_t csa, const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
+{
+	struct bsrc bs = {B, rsb, csb, NULL};
+	gemm_blocks(isa, pa, pb, M, N, K, A, rsa, csa, &bs, 0, C, ldc, acc);
+}
+
+/* C[i*ldc + j] += bias[i] for i in [i0, i1), j in [j0, j1). */
+static void add_bias_block(float *C, ptrdiff_t ldc, const float *bias, int i0, int i1, int j0, int j1)
+{
+	for (int i = i0; i < i1; i++) {
+		float b = bias[i], *c = C + i * ldc;
+		for (int jj = j0; jj < j1; jj++)
+			c[jj] += b;
+	}
+}
+
 struct gemm_job {
 	struct imgk *k;
 	int M, N, K;
-	const float *A, *B;
-	ptrdiff_t rsa, csa, rsb, csb, ldc;
+	const float *A;
+	ptrdiff_t rsa, csa, ldc;
+	const struct bsrc *bs;
 	float *C;
+	const float *bias; /* [M] added to every column, or NULL */
 	int acc, split_n;
 };
 
+/* Each thread computes, then adds the bias to, its own block of C while it is still warm. */
 static void gemm_worker(void *ctx, int ith, int nth)
 {
 	struct gemm_job *g = ctx;
@@ -347,93 +532,60 @@ static void gemm_worker(void *ctx, int ith, int nth)
 	int s = b0 * unit, e = b1 * unit < total ? b1 * unit : total;
 	if (s >= e)
 		return;
-	if (g->split_n)
-		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], g->M, e - s, g->K, g->A, g->rsa, g->csa,
-			    g->B + s * g->csb, g->rsb, g->csb, g->C + s, g->ldc, g->acc);
+	if (g->split_n) {
+		gemm_blocks(isa, g->k->pack_a[ith], g->k->pack_b[ith], g->M, e - s, g->K, g->A, g->rsa, g->csa, g->bs, s,
+			    g->C + s, g->ldc, g->acc);
+		if (g->bias)
+			add_bias_block(g->C, g->ldc, g->bias, 0, g->M, s, e);
+	} else {
+		struct bsrc bs = *g->bs;
+		gemm_blocks(isa, g->k->pack_a[ith], g->k->pack_b[ith], e - s, g->N, g->K, g->A + s * g->rsa, g->rsa,
+			    g->csa, &bs, 0, g->C + s * g->ldc, g->ldc, g->acc);
+		if (g->bias)
+			add_bias_block(g->C, g->ldc, g->bias, s, e, 0, g->N);
+	}
+}
+
+/* imgk_gemm() with B from any source and an optional bias. */
+static void gemm_run(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+		     const struct bsrc *bs, float *C, ptrdiff_t ldc, int acc, const float *bias)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	struct gemm_job g = {k, M, N, K, A, rsa, csa, ldc, bs, C, bias, acc, 1};
+	int nr = isa_nr[k->isa], mr = isa_mr[k->isa];
+	/* Split the longer side (unless it has fewer tiles than threads): every thread packs all of
+	 * the other operand, and A is the weights, read from memory. Splitting N whenever it had a
+	 * few tiles per thread made both threads pack all 59 MB of a 1280-channel 16x16 conv's
+	 * weights. */
+	int tn = N / nr, tm = M / mr;
+	g.split_n = N >= M ? tn >= k->nth || tn >= tm : tm < k->nth && tn >= tm;
+	long flops = 2L * M * N * K;
+	if (k->nth == 1 || !k->pool || flops < 200000)
+		gemm_worker(&g, 0, 1);
 	else
-		gemm_serial(isa, g->k->pack_a[ith], g->k->pack_b[ith], e - s, g->N, g->K, g->A + s * g->rsa, g->rsa,
-			    g->csa, g->B, g->rsb, g->csb, g->C + s * g->ldc, g->ldc, g->acc);
+		threads_run(k->pool, gemm_worker, &g);
 }
 
 void imgk_gemm(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
 	       const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc)
 {
-	if (M <= 0 || N <= 0)
-		return;
-	struct gemm_job g = {k, M, N, K, A, B, rsa, csa, rsb, csb, ldc, C, acc, 1};
-	int nr = isa_nr[k->isa], mr = isa_mr[k->isa];
-	/* Split the dimension that gives every thread the most whole tiles. */
-	g.split_n = (N / nr) >= (M / mr) || (N / nr) >= 4 * k->nth;
-	long flops = 2L * M * N * K;
-	if (k->nth == 1 || !k->pool || flops < 200000) {
-		gemm_serial(k->isa, k->pack_a[0], k->pack_b[0], M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, acc);
-		return;
-	}
-	threads_run(k->pool, gemm_worker, &g);
+	struct bsrc bs = {B, rsb, csb, NULL};
+	gemm_run(k, M, N, K, A, rsa, csa, &bs, C, ldc, acc, NULL);
 }
 
 /* ------------------------------------------------------------------ conv */
 
-void imgk_im2col(const float *in, int cin, int h, int w, int ks, int stride, int pad, float *col)
-{
-	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
-	for (int c = 0; c < cin; c++)
-		for (int ky = 0; ky < ks; ky++)
-			for (int kx = 0; kx < ks; kx++) {
-				float *dst = col + ((ptrdiff_t)(c * ks + ky) * ks + kx) * ho * wo;
-				const float *src = in + (ptrdiff_t)c * h * w;
-				for (int oy = 0; oy < ho; oy++) {
-					int iy = oy * stride + ky - pad;
-					float *d = dst + oy * wo;
-					if (iy < 0 || iy >= h) {
-						memset(d, 0, sizeof(float) * (size_t)wo);
-						continue;
-					}
-					const float *s = src + iy * w;
-					if (stride == 1) {
-						/* contiguous run of valid columns, zero at the borders */
-						int x0 = pad - kx > 0 ? pad - kx : 0;
-						int x1 = w + pad - kx < wo ? w + pad - kx : wo;
-						for (int ox = 0; ox < x0; ox++)
-							d[ox] = 0.0f;
-						if (x1 > x0)
-							memcpy(d + x0, s + x0 + kx - pad, sizeof(float) * (size_t)(x1 - x0));
-						for (int ox = x1 > x0 ? x1 : x0; ox < wo; ox++)
-							d[ox] = 0.0f;
-					} else {
-						for (int ox = 0; ox < wo; ox++) {
-							int ix = ox * stride + kx - pad;
-							d[ox] = (ix < 0 || ix >= w) ? 0.0f : s[ix];
-						}
-					}
-				}
-			}
-}
-
-static void add_bias(float *out, int cout, int n, const float *bias)
-{
-	if (!bias)
-		return;
-	for (int c = 0; c < cout; c++) {
-		float b = bias[c];
-		float *o = out + (ptrdiff_t)c * n;
-		for (int i = 0; i < n; i++)
-			o[i] += b;
-	}
-}
-
 void imgk_conv2d(struct imgk *k, const float *in, int cin, int h, int w, const float *wt, const float *bias,
-		 int cout, int ks, int stride, int pad, float *out, float *col)
+		 int cout, int ks, int stride, int pad, float *out)
 {
 	int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
 	int n = ho * wo, kd = cin * ks * ks;
-	const float *b = in;
-	if (!(ks == 1 && stride == 1 && pad == 0)) {
-		imgk_im2col(in, cin, h, w, ks, stride, pad, col);
-		b = col;
-	}
-	imgk_gemm(k, cout, n, kd, wt, kd, 1, b, n, 1, out, n, 0);
-	add_bias(out, cout, n, bias);
+	struct conv_geom g = {in, h, w, ks, stride, pad, wo};
+	struct bsrc bs = {in, n, 1, NULL};
+	if (!(ks == 1 && stride == 1 && pad == 0))
+		bs.cv = &g;
+	gemm_run(k, cout, n, kd, wt, kd, 1, &bs, out, n, 0, bias);
 }
 
 void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, const float *bias, int cout, int ks,
@@ -459,8 +611,8 @@ void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, co
 
 void imgk_linear(struct imgk *k, const float *x, int cin, int n, const float *wt, const float *b, int cout, float *y)
 {
-	imgk_gemm(k, cout, n, cin, wt, cin, 1, x, n, 1, y, n, 0);
-	add_bias(y, cout, n, b);
+	struct bsrc bs = {x, n, 1, NULL};
+	gemm_run(k, cout, n, cin, wt, cin, 1, &bs, y, n, 0, b);
 }
 
 /* ------------------------------------------------------------------ norms */
@@ -759,6 +911,7 @@ struct attn_job {
 	const float *q, *kk, *v;
 	int c, n, m, heads;
 	float *out, *scratch;
+	atomic_int next; /* AVX-512 path: the next (head, query block) to take */
 };
 
 #define ATTN_QB 48 /* query rows per block: a 48 x m score block stays in L2 */
@@ -847,14 +1000,239 @@ static void attn_worker(void *ctx, int ith, int nth)
 	}
 }
 
+/* The AVX-512 path works on S^T rather than S: a block of 32 queries is the 32 lanes of two
+ * registers, keys are the rows. The softmax over keys then runs down the columns (vertical max
+ * and sum, no horizontal reductions), and the probabilities of a chunk of keys, stored key by
+ * key, are already the packed B operand of O_h = V_h P^T: O comes out channel-major, as the
+ * caller wants it, and head dims pad only to the 8-row tile of that product (40 -> 40) where
+ * the generic GEMM padded them to its 32-column tile (40 -> 64). Keys go by in chunks with an
+ * online softmax (a running max per query; the partial O and sum are rescaled when it grows),
+ * so one chunk's scores stay in L1 and no n x m matrix is written. */
+#define ATTN_QW 32 /* queries per block: two zmm registers of lanes */
+#define ATTN_KR 12 /* keys per score tile */
+#define ATTN_VR 8 /* head channels per P·V tile */
+#define ATTN_KB 120 /* keys per chunk, a multiple of ATTN_KR: its scores, 15 KiB, stay in L1 */
+
+/* 2^x, x clamped below at -126: the polynomial of exp256 and a scalef for the exponent. */
+__attribute__((target("avx512f"))) static __m512 exp2_512(__m512 x)
+{
+	x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
+	__m512 fi = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	__m512 f = _mm512_sub_ps(x, fi);
+	__m512 p = _mm512_set1_ps(1.5353362e-4f);
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398874e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184808e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503047e-2f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022652e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+	return _mm512_scalef_ps(p, fi);
+}
+
+/* Scores of 12 keys x 32 queries: s[r*32 + i] = sum_t kt[t*12 + r] qb[t*32 + i], and
+ * mx[i] = max(mx[i], s[r*32 + i]) over the rows r < rows that are real keys. */
+__attribute__((target("avx512f"))) static void attn_scores_avx512(int d, const float *kt, const float *qb, float *s,
+								  float *mx, int rows)
+{
+	__m512 c[ATTN_KR][2];
+#pragma GCC unroll 12
+	for (int r = 0; r < ATTN_KR; r++)
+		c[r][0] = c[r][1] = _mm512_setzero_ps();
+	for (int t = 0; t < d; t++, kt += ATTN_KR, qb += ATTN_QW) {
+		__m512 b0 = _mm512_load_ps(qb), b1 = _mm512_load_ps(qb + 16);
+#pragma GCC unroll 12
+		for (int r = 0; r < ATTN_KR; r++) {
+			__m512 x = _mm512_set1_ps(kt[r]);
+			c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+			c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+		}
+	}
+	__m512 m0 = _mm512_load_ps(mx), m1 = _mm512_load_ps(mx + 16);
+#pragma GCC unroll 12
+	for (int r = 0; r < ATTN_KR; r++) {
+		_mm512_store_ps(s + r * ATTN_QW, c[r][0]);
+		_mm512_store_ps(s + r * ATTN_QW + 16, c[r][1]);
+		if (r < rows) {
+			m0 = _mm512_max_ps(m0, c[r][0]);
+			m1 = _mm512_max_ps(m1, c[r][1]);
+		}
+	}
+	_mm512_store_ps(mx, m0);
+	_mm512_store_ps(mx + 16, m1);
+}
+
+/* 8 head channels x 32 queries of O: ob[r*32 + i] = ob[r*32 + i] alpha[i] + sum_{j<kv} vp[j*8 + r] p[j*32 + i]. */
+__attribute__((target("avx512f"))) static void attn_pv_avx512(int kv, const float *vp, const float *p, float *ob,
+							      const float *alpha)
+{
+	__m512 a0 = _mm512_load_ps(alpha), a1 = _mm512_load_ps(alpha + 16), c[ATTN_VR][2];
+#pragma GCC unroll 8
+	for (int r = 0; r < ATTN_VR; r++) {
+		c[r][0] = _mm512_mul_ps(_mm512_load_ps(ob + r * ATTN_QW), a0);
+		c[r][1] = _mm512_mul_ps(_mm512_load_ps(ob + r * ATTN_QW + 16), a1);
+	}
+	for (int j = 0; j < kv; j++, vp += ATTN_VR, p += ATTN_QW) {
+		__m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16);
+#pragma GCC unroll 8
+		for (int r = 0; r < ATTN_VR; r++) {
+			__m512 x = _mm512_set1_ps(vp[r]);
+			c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+			c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < ATTN_VR; r++) {
+		_mm512_store_ps(ob + r * ATTN_QW, c[r][0]);
+		_mm512_store_ps(ob + r * ATTN_QW + 16, c[r][1]);
+	}
+}
+
+/* One thread's buffers for the AVX-512 path, each on 64 bytes. */
+struct attn_bufs {
+	float *kt; /* [ceil(m/12)][d][12]: K_h^T in 12-key panels, keys past m zero */
+	float *vp; /* [ceil(d/8)][m][8]: V_h in 8-channel panels, channels past d zero */
+	float *sb; /* [ATTN_KB][32]: one chunk's scores, then probabilities */
+	float *qb; /* [d][32]: the query block times log2(e)/sqrt(d), queries past n zero */
+	float *ob; /* [roundup(d, 8)][32]: the block's unnormalised O */
+};
+
+static size_t attn_bufs_floats(int m, int d)
+{
+	return (size_t)roundup(m, ATTN_KR) * d + (size_t)roundup(d, ATTN_VR) * m + ATTN_KB * ATTN_QW +
+	       (size_t)d * ATTN_QW + (size_t)roundup(d, ATTN_VR) * ATTN_QW + 5 * 16;
+}
+
+static void attn_bufs_carve(struct attn_bufs *b, float *p, int m, int d)
+{
+	float *q = p + ((64 - (uintptr_t)p % 64) % 64) / sizeof(float);
+	float **dst[5] = {&b->kt, &b->vp, &b->sb, &b->qb, &b->ob};
+	size_t len[5] = {(size_t)roundup(m, ATTN_KR) * d, (size_t)roundup(d, ATTN_VR) * m, ATTN_KB * ATTN_QW,
+			 (size_t)d * ATTN_QW, (size_t)roundup(d, ATTN_VR) * ATTN_QW};
+	for (int i = 0; i < 5; i++) {
+		*dst[i] = q;
+		q += roundup((int)len[i], 16);
+	}
+}
+
+/* Where thread ith keeps its buffers: its GEMM B pack buffer when they fit there, else its
+ * share of the scores scratch (which this path does not otherwise need); NULL if neither. */
+static float *attn_bufs_place(struct attn_job *j, int ith, int nth, int d)
+{
+	size_t need = attn_bufs_floats(j->m, d);
+	if (need <= (size_t)KC * NC)
+		return j->k->pack_b[ith];
+	size_t have = ((size_t)j->n * j->m + (size_t)j->n * d) / (size_t)nth;
+	return need <= have ? j->scratch + have * (size_t)ith : NULL;
+}
+
+/* Work is handed out a query block at a time from a shared counter over (head, block), so a
+ * thread that loses its core to another process does less of it instead of holding the other
+ * up; a thread packs K_h and V_h when it first meets head h (at most once per head). */
+__attribute__((target("avx512f"))) static void attn_worker_avx512(void *ctx, int ith, int nth)
+{
+	struct attn_job *j = ctx;
+	int n = j->n, m = j->m, d = j->c / j->heads, dv = roundup(d, ATTN_VR);
+	int nb = (n + ATTN_QW - 1) / ATTN_QW, total = nb * j->heads, h = -1;
+	struct attn_bufs bf;
+	attn_bufs_carve(&bf, attn_bufs_place(j, ith, nth, d), m, d);
+	float qs = 1.44269504088896341f / sqrtf((float)d); /* softmax in base 2: fold log2(e) into q */
+	_Alignas(64) float mx[ATTN_QW], alpha[ATTN_QW];
+	const float *qh = NULL;
+	float *oh = NULL;
+	for (int idx = atomic_fetch_add(&j->next, 1); idx < total; idx = atomic_fetch_add(&j->next, 1)) {
+		int b = idx % nb;
+		if (idx / nb != h) {
+			h = idx / nb;
+			const float *kh = j->kk + (ptrdiff_t)h * d * m, *vh = j->v + (ptrdiff_t)h * d * m;
+			qh = j->q + (ptrdiff_t)h * d * n;
+			oh = j->out + (ptrdiff_t)h * d * n;
+			for (int p = 0; p < m; p += ATTN_KR) {
+				float *dst = bf.kt + (size_t)p * d;
+				for (int t = 0; t < d; t++)
+					for (int r = 0; r < ATTN_KR; r++)
+						dst[t * ATTN_KR + r] = p + r < m ? kh[(size_t)t * m + p + r] : 0.0f;
+			}
+			for (int t0 = 0; t0 < dv; t0 += ATTN_VR) {
+				float *dst = bf.vp + (size_t)t0 * m;
+				for (int jj = 0; jj < m; jj++)
+					for (int r = 0; r < ATTN_VR; r++)
+						dst[jj * ATTN_VR + r] = t0 + r < d ? vh[(size_t)(t0 + r) * m + jj] : 0.0f;
+			}
+		}
+		int i0 = b * ATTN_QW, qn = n - i0 < ATTN_QW ? n - i0 : ATTN_QW;
+		__mmask16 k0 = qn >= 16 ? 0xffff : (__mmask16)((1u << qn) - 1);
+		__mmask16 k1 = qn >= 32 ? 0xffff : qn <= 16 ? 0 : (__mmask16)((1u << (qn - 16)) - 1);
+		__m512 vs = _mm512_set1_ps(qs);
+		/* d rows n floats apart are too many streams for the hardware prefetcher: with few
+		 * keys (cross-attention, 77) the misses on q and out took a third of the time, so the
+		 * next block's lines are fetched one block ahead */
+		int pf = b + 1 < nb;
+		for (int t = 0; t < d; t++) {
+			const float *src = qh + (size_t)t * n + i0;
+			if (pf) {
+				_mm_prefetch((const char *)(src + ATTN_QW), _MM_HINT_T0);
+				_mm_prefetch((const char *)(src + ATTN_QW + 16), _MM_HINT_T0);
+				_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW), _MM_HINT_T0);
+				_mm_prefetch((const char *)(oh + (size_t)t * n + i0 + ATTN_QW + 16), _MM_HINT_T0);
+			}
+			_mm512_store_ps(bf.qb + t * ATTN_QW, _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, src), vs));
+			_mm512_store_ps(bf.qb + t * ATTN_QW + 16,
+					_mm512_mul_ps(_mm512_maskz_loadu_ps(k1, src + 16), vs));
+		}
+		memset(bf.ob, 0, sizeof(float) * (size_t)dv * ATTN_QW);
+		__m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, l0 = _mm512_setzero_ps(), l1 = l0;
+		for (int pc = 0; pc < m; pc += ATTN_KB) {
+			int kv = m - pc < ATTN_KB ? m - pc : ATTN_KB;
+			_mm512_store_ps(mx, m0);
+			_mm512_store_ps(mx + 16, m1);
+			for (int p = 0; p < kv; p += ATTN_KR)
+				attn_scores_avx512(d, bf.kt + (size_t)(pc + p) * d, bf.qb, bf.sb + p * ATTN_QW, mx,
+						   kv - p);
+			__m512 n0 = _mm512_load_ps(mx), n1 = _mm512_load_ps(mx + 16);
+			__m512 a0 = exp2_512(_mm512_sub_ps(m0, n0)), a1 = exp2_512(_mm512_sub_ps(m1, n1));
+			l0 = _mm512_mul_ps(l0, a0);
+			l1 = _mm512_mul_ps(l1, a1);
+			m0 = n0;
+			m1 = n1;
+			for (int jj = 0; jj < kv; jj++) {
+				float *s = bf.sb + jj * ATTN_QW;
+				__m512 p0 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s), m0));
+				__m512 p1 = exp2_512(_mm512_sub_ps(_mm512_load_ps(s + 16), m1));
+				_mm512_store_ps(s, p0);
+				_mm512_store_ps(s + 16, p1);
+				l0 = _mm512_add_ps(l0, p0);
+				l1 = _mm512_add_ps(l1, p1);
+			}
+			_mm512_store_ps(alpha, a0);
+			_mm512_store_ps(alpha + 16, a1);
+			for (int t0 = 0; t0 < dv; t0 += ATTN_VR)
+				attn_pv_avx512(kv, bf.vp + (size_t)t0 * m + (size_t)pc * ATTN_VR, bf.sb,
+					       bf.ob + t0 * ATTN_QW, alpha);
+		}
+		__m512 r0 = _mm512_div_ps(_mm512_set1_ps(1.0f), l0), r1 = _mm512_div_ps(_mm512_set1_ps(1.0f), l1);
+		for (int t = 0; t < d; t++) {
+			float *dst = oh + (size_t)t * n + i0;
+			_mm512_mask_storeu_ps(dst, k0, _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW), r0));
+			_mm512_mask_storeu_ps(dst + 16, k1,
+					      _mm512_mul_ps(_mm512_load_ps(bf.ob + t * ATTN_QW + 16), r1));
+		}
+	}
+}
+
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch)
 {
-	struct attn_job j = {k, q, kk, v, c, n, m, heads, out, scratch};
-	if (k->pool && k->nth > 1 && (long)n * m * c > 100000)
-		threads_run(k->pool, attn_worker, &j);
+	struct attn_job j = {.k = k, .q = q, .kk = kk, .v = v, .c = c, .n = n, .m = m, .heads = heads, .out = out,
+			     .scratch = scratch};
+	atomic_init(&j.next, 0);
+	int nth = k->pool && k->nth > 1 && (long)n * m * c > 100000 ? k->nth : 1;
+	threads_fn fn = attn_worker;
+	if (k->isa == IMGK_AVX512 && attn_bufs_place(&j, 0, nth, c / heads))
+		fn = attn_worker_avx512;
+	if (nth > 1)
+		threads_run(k->pool, fn, &j);
 	else
-		attn_worker(&j, 0, 1);
+		fn(&j, 0, 1);
 }
 
 void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,

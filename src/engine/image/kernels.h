@@ -3,10 +3,10 @@
  * reference that the unit tests match it against.
  *
  * Activations are channel-major: a feature map is [C, H*W] and a token
- * sequence is [C, N] (channels are rows), so convolutions (via im2col),
- * linear layers and attention all become one matrix product C = A·B with
- * A the weights [M, K] and B the activations [K, N]. imgk_gemm() takes any
- * strides so the transposed products of attention need no copy.
+ * sequence is [C, N] (channels are rows), so convolutions (as im2col, packed
+ * straight from the image), linear layers and attention all become one matrix
+ * product C = A·B with A the weights [M, K] and B the activations [K, N].
+ * imgk_gemm() takes any strides so the transposed products need no copy.
  *
  * The fast path packs A into MR-row panels and B into NR-column panels
  * (BLIS-style blocking: KC x MC and KC x NC) and runs an AVX-512 (12x32) or
@@ -45,14 +45,11 @@ void imgk_gemm(struct imgk *k, int M, int N, int K, const float *A, ptrdiff_t rs
 void imgk_gemm_ref(int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa, const float *B,
 		   ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int acc);
 
-/* im2col for a square kernel ks (1 or 3) with stride and zero padding pad:
- * in [cin, h, w] -> col [cin*ks*ks, ho*wo], ho = (h + 2 pad - ks)/stride + 1. */
-void imgk_im2col(const float *in, int cin, int h, int w, int ks, int stride, int pad, float *col);
-
-/* out [cout, ho*wo] = conv(in [cin,h,w], w [cout, cin, ks, ks]) + bias [cout] (bias may be NULL).
- * col is scratch of cin*ks*ks*ho*wo floats (unused when ks == 1 and stride == 1). */
+/* out [cout, ho*wo] = conv(in [cin,h,w], w [cout, cin, ks, ks]) + bias [cout] (bias may be NULL),
+ * square kernel ks, zero padding pad, ho = (h + 2 pad - ks)/stride + 1. The GEMM packs its
+ * B panels straight from in, so no im2col matrix is made and no scratch is needed. */
 void imgk_conv2d(struct imgk *k, const float *in, int cin, int h, int w, const float *wt, const float *bias,
-		 int cout, int ks, int stride, int pad, float *out, float *col);
+		 int cout, int ks, int stride, int pad, float *out);
 /* Direct 7-loop convolution: the reference. */
 void imgk_conv2d_ref(const float *in, int cin, int h, int w, const float *wt, const float *bias, int cout, int ks,
 		     int stride, int pad, float *out);
@@ -73,7 +70,10 @@ void imgk_layernorm(const float *x, int c, int n, const float *gamma, const floa
 		    float *scratch);
 
 /* Multi-head attention, channel-major: q [c, n], kk [c, m], v [c, m] -> out [c, n];
- * heads divide c; softmax(q_h^T k_h / sqrt(c/heads)) per head. scratch holds n*m + n*c/heads floats. */
+ * heads divide c; softmax(q_h^T k_h / sqrt(c/heads)) per head. scratch holds n*m + n*c/heads floats.
+ * On AVX-512 it is fused (per 32-query block: scores of a chunk of keys, online softmax, P·V) and
+ * no score matrix is written; scratch then holds only packed K and V when the pack buffers are
+ * too small for them. */
 void imgk_attention(struct imgk *k, const float *q, const float *kk, const float *v, int c, int n, int m, int heads,
 		    float *out, float *scratch);
 void imgk_attention_ref(const float *q, const float *kk, const float *v, int c, int n, int m, int heads,

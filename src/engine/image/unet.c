@@ -76,7 +76,7 @@ struct unet {
 	int nskip;
 	float *skip[4 * UNET_MAX_LEVELS * 4]; /* [nskip], each [c, hw] */
 	size_t skip_len[4 * UNET_MAX_LEVELS * 4];
-	float *h, *h2, *t1, *t2, *col;      /* [act_max] x4, [col_max] */
+	float *h, *h2, *t1, *t2;            /* [act_max] x4 */
 	float *xa, *xb, *xq, *xk, *xv, *xo; /* transformer [c*n] buffers; xk/xv hold max(n, ctx_len) columns */
 	float *ff;                          /* [8c*n] */
 	float *scores;                      /* [n*max(n, ctx_len)] */
@@ -84,7 +84,7 @@ struct unet {
 	float *temb, *temb_act, *tproj, *tsin; /* [time_dim] x2, [max ch], [time_sin_dim] */
 	float *pooled, *pproj;                 /* [ctx_dim], [time_dim] */
 	float *xin;                            /* [in_channels + 2, S*S] with coord_channels */
-	size_t act_max, col_max, tok_max, ff_max, sc_max, bytes;
+	size_t act_max, tok_max, ff_max, sc_max, bytes;
 	/* timing */
 	struct unet_times times;
 	struct unet_flops flops;
@@ -183,7 +183,6 @@ static size_t zmax(size_t a, size_t b)
 static void need_res(struct unet *u, int cin, int cout, size_t hw)
 {
 	u->act_max = zmax(u->act_max, zmax((size_t)cin, (size_t)cout) * hw);
-	u->col_max = zmax(u->col_max, zmax((size_t)cin, (size_t)cout) * 9 * hw);
 	u->flops.conv += 2.0 * hw * 9 * ((double)cin * cout + (double)cout * cout) + (cin != cout ? 2.0 * hw * cin * cout : 0);
 }
 
@@ -253,7 +252,6 @@ static int build(struct unet *u, struct builder *b)
 	skip_ch[ns] = cur;
 	skip_side[ns++] = S;
 	u->act_max = (size_t)zmax((size_t)cin, (size_t)cur) * S * S;
-	u->col_max = (size_t)cin * 9 * S * S;
 	for (int i = 0; i < nl; i++) {
 		struct level *lv = &u->down[i];
 		int ch = c->channels * c->channel_mult[i], side = S >> i;
@@ -282,7 +280,6 @@ static int build(struct unet *u, struct builder *b)
 			snprintf(p, sizeof p, "unet.down.%d.downsample", i);
 			TRY(W(b, &lv->sample_w, p, "weight", 4, cur, cur, 3, 3));
 			TRY(W(b, &lv->sample_b, p, "bias", 1, cur, 0, 0, 0));
-			u->col_max = zmax(u->col_max, (size_t)cur * 9 * (hw / 4));
 			u->flops.conv += 2.0 * (hw / 4) * 9 * cur * cur;
 			skip_ch[ns] = cur;
 			skip_side[ns++] = side / 2;
@@ -333,7 +330,6 @@ static int build(struct unet *u, struct builder *b)
 			TRY(W(b, &lv->sample_b, p, "bias", 1, cur, 0, 0, 0));
 			size_t hw2 = hw * 4;
 			u->act_max = zmax(u->act_max, (size_t)cur * hw2);
-			u->col_max = zmax(u->col_max, (size_t)cur * 9 * hw2);
 			u->flops.conv += 2.0 * hw2 * 9 * cur * cur;
 		}
 	}
@@ -374,7 +370,6 @@ int unet_new(struct unet **out, const struct unet_config *cfg, struct unet_wsrc 
 	u->h2 = alloc_f(u, u->act_max);
 	u->t1 = alloc_f(u, u->act_max);
 	u->t2 = alloc_f(u, u->act_max);
-	u->col = alloc_f(u, u->col_max);
 	u->xa = alloc_f(u, u->tok_max);
 	u->xb = alloc_f(u, u->tok_max);
 	u->xq = alloc_f(u, u->tok_max);
@@ -391,7 +386,7 @@ int unet_new(struct unet **out, const struct unet_config *cfg, struct unet_wsrc 
 	u->pooled = alloc_f(u, (size_t)cfg->ctx_dim);
 	u->pproj = alloc_f(u, (size_t)cfg->time_dim);
 	u->xin = alloc_f(u, (size_t)(cfg->in_channels + 2) * cfg->image_size * cfg->image_size);
-	if (!u->h || !u->h2 || !u->t1 || !u->t2 || !u->col || !u->xa || !u->xb || !u->xq || !u->xk || !u->xv ||
+	if (!u->h || !u->h2 || !u->t1 || !u->t2 || !u->xa || !u->xb || !u->xq || !u->xk || !u->xv ||
 	    !u->xo || !u->ff || !u->scores || !u->lnscr || !u->temb || !u->temb_act || !u->tproj || !u->tsin ||
 	    !u->pooled || !u->pproj || !u->xin) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory for %zu MB of activations", u->bytes >> 20);
@@ -416,7 +411,7 @@ void unet_free(struct unet *u)
 	}
 	for (int s = 0; s < u->nskip; s++)
 		free(u->skip[s]);
-	float *bufs[] = {u->h, u->h2, u->t1, u->t2, u->col, u->xa, u->xb, u->xq, u->xk, u->xv, u->xo, u->ff,
+	float *bufs[] = {u->h, u->h2, u->t1, u->t2, u->xa, u->xb, u->xq, u->xk, u->xv, u->xo, u->ff,
 			 u->scores, u->lnscr, u->temb, u->temb_act, u->tproj, u->tsin, u->pooled, u->pproj, u->xin};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		free(bufs[i]);
@@ -436,7 +431,7 @@ static void conv(struct unet *u, const float *in, int cin, int side, const float
 		 int stride, float *out)
 {
 	double t0 = now();
-	imgk_conv2d(u->k, in, cin, side, side, w, b, cout, 3, stride, 1, out, u->col);
+	imgk_conv2d(u->k, in, cin, side, side, w, b, cout, 3, stride, 1, out);
 	u->times.conv += now() - t0;
 }
 
@@ -452,7 +447,7 @@ static void linear(struct unet *u, const float *x, int cin, int n, const float *
 	u->times.linear += now() - t0;
 }
 
-/* out [cout, hw] = ResBlock(x [cin, hw]); uses t1, t2, col, tproj. */
+/* out [cout, hw] = ResBlock(x [cin, hw]); uses t1, t2, tproj. */
 static void res_fwd(struct unet *u, const struct resblock *r, const float *x, int side, float *out)
 {
 	const struct unet_config *c = &u->cfg;

@@ -110,6 +110,8 @@ static void conv_matches_direct_convolution(void **st)
 	static const int cases[][6] = {
 		/* cin, h, w, cout, ks, stride */
 		{3, 32, 32, 16, 3, 1}, {5, 9, 7, 6, 3, 1}, {8, 16, 16, 8, 3, 2}, {7, 9, 9, 5, 3, 2}, {12, 6, 5, 10, 1, 1},
+		{40, 20, 20, 30, 3, 1}, /* K = 360 spans two k-blocks, output rows cut across panels */
+		{2, 70, 70, 3, 3, 1},   /* rows longer than a panel, runs that start mid-row */
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
 		int cin = cases[c][0], h = cases[c][1], w = cases[c][2], cout = cases[c][3], ks = cases[c][4],
@@ -117,20 +119,25 @@ static void conv_matches_direct_convolution(void **st)
 		int ho = (h + 2 * pad - ks) / stride + 1, wo = (w + 2 * pad - ks) / stride + 1;
 		float *in = randv((size_t)cin * h * w), *wt = randv((size_t)cout * cin * ks * ks), *b = randv((size_t)cout);
 		float *out = malloc(sizeof(float) * (size_t)cout * ho * wo), *ref = malloc(sizeof(float) * (size_t)cout * ho * wo);
-		float *col = malloc(sizeof(float) * (size_t)cin * ks * ks * ho * wo);
-		for (int kk = 0; kk < 2; kk++) {
-			imgk_conv2d(kk ? f->k2 : f->k1, in, cin, h, w, wt, b, cout, ks, stride, pad, out, col);
-			imgk_conv2d_ref(in, cin, h, w, wt, b, cout, ks, stride, pad, ref);
-			double r = maxrel(out, ref, (size_t)cout * ho * wo);
-			if (r > 1e-5)
-				fail_msg("conv case %zu threads %d: rel err %g", c, kk + 1, r);
-		}
+		imgk_conv2d_ref(in, cin, h, w, wt, b, cout, ks, stride, pad, ref);
+		for (int isa = 0; isa < IMGK__MAX; isa++)
+			for (int kk = 0; kk < 2; kk++) {
+				struct imgk *kc = kk ? f->k2 : f->k1;
+				if ((int)imgk_set_isa(kc, (enum imgk_isa)isa) != isa)
+					continue;
+				imgk_conv2d(kc, in, cin, h, w, wt, b, cout, ks, stride, pad, out);
+				double r = maxrel(out, ref, (size_t)cout * ho * wo);
+				if (r > 1e-5)
+					fail_msg("conv case %zu isa %s threads %d: rel err %g", c,
+						 imgk_isa_name((enum imgk_isa)isa), kk + 1, r);
+			}
+		imgk_set_isa(f->k1, IMGK__MAX);
+		imgk_set_isa(f->k2, IMGK__MAX);
 		free(in);
 		free(wt);
 		free(b);
 		free(out);
 		free(ref);
-		free(col);
 	}
 }
 
@@ -180,7 +187,11 @@ static void layernorm_normalises_each_token(void **st)
 static void attention_matches_reference(void **st)
 {
 	struct fix *f = *st;
-	static const int cases[][4] = {{64, 256, 256, 4}, {32, 37, 16, 4}, {24, 16, 16, 3}, {320, 100, 77, 8}};
+	/* c, n, m, heads: odd sizes, head dim 40 over several key chunks of the AVX-512 path, one
+	 * case whose buffers do not fit the pack buffer (they go in the scores scratch), a head dim
+	 * that is not a multiple of 8, a single key */
+	static const int cases[][4] = {{64, 256, 256, 4}, {32, 37, 16, 4},  {24, 16, 16, 3},   {320, 100, 77, 8},
+				       {80, 70, 300, 2},  {640, 800, 210, 1}, {30, 45, 130, 3}, {8, 5, 1, 1}};
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
 		int ch = cases[c][0], n = cases[c][1], m = cases[c][2], heads = cases[c][3];
 		float *q = randv((size_t)ch * n), *k = randv((size_t)ch * m), *v = randv((size_t)ch * m);
