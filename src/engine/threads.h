@@ -3,7 +3,9 @@
  * a time (a parallel-for: every thread gets its index and the count and picks
  * its share of rows).
  *
- * Workers are created once; threads_run() allocates nothing. Between jobs a
+ * Workers are created once; threads_run() allocates nothing. Shares are
+ * claimed by whichever thread is free (the caller included), so a worker that
+ * sleeps or is preempted does not hold a job up. Between jobs a
  * worker spins briefly (generation dispatches a few hundred small jobs per
  * token, and a sleep/wake per job would cost more than the job) and then
  * sleeps on a condition variable so an idle pool uses no CPU.
@@ -17,7 +19,9 @@
 
 struct threadpool;
 
-/* fn(ctx, ith, nth) runs once on each of nth threads, ith in 0..nth-1. */
+/* fn(ctx, ith, nth) runs once for each ith in 0..nth-1, each call on one
+ * thread (so per-ith scratch is private to the call), not necessarily on nth
+ * different threads: a call must not wait for another call of the same job. */
 typedef void (*threads_fn)(void *ctx, int ith, int nth);
 
 /* A pool of n threads in all (the caller of threads_run counts as one, so

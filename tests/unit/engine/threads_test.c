@@ -1,9 +1,10 @@
-/* threads_test.c: every thread runs each job exactly once, over many jobs. */
+/* threads_test.c: every share of every job runs exactly once, over many jobs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/threads.h"
@@ -42,8 +43,48 @@ static void test_jobs(void **state)
 	assert_int_equal(threads_new(&p, 0, NULL), ERR_INVALID);
 }
 
+struct owner_ctx {
+	atomic_int busy[8]; /* a share being run */
+	atomic_int overlap, runs;
+	int scratch[8][16];
+};
+
+/* Per-share scratch (indexed by ith) must never be in use twice at once:
+ * shares are claimed by whichever thread is free, but each once per job. */
+static void owned(void *p, int ith, int nth)
+{
+	struct owner_ctx *c = p;
+	(void)nth;
+	if (atomic_exchange(&c->busy[ith], 1))
+		atomic_fetch_add(&c->overlap, 1);
+	for (int i = 0; i < 16; i++)
+		c->scratch[ith][i] = ith * 16 + i;
+	for (int i = 0; i < 16; i++)
+		if (c->scratch[ith][i] != ith * 16 + i)
+			atomic_fetch_add(&c->overlap, 1);
+	atomic_fetch_add(&c->runs, 1);
+	atomic_store(&c->busy[ith], 0);
+}
+
+/* More threads than this machine has cores, many short jobs, pauses that let
+ * the workers fall asleep: every share runs exactly once, never twice at once. */
+static void test_oversubscribed(void **state)
+{
+	struct threadpool *p;
+	assert_int_equal(threads_new(&p, 8, NULL), 0);
+	struct owner_ctx c = {0};
+	for (int j = 0; j < 20000; j++) {
+		threads_run(p, owned, &c);
+		if (j % 5000 == 0)
+			usleep(2000); /* past the spin: the next job wakes sleepers */
+	}
+	assert_int_equal(atomic_load(&c.runs), 20000 * 8);
+	assert_int_equal(atomic_load(&c.overlap), 0);
+	threads_free(p);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_jobs)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_jobs), cmocka_unit_test(test_oversubscribed)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
