@@ -748,15 +748,15 @@ void http_server_stop(struct http_server *s, int grace_s)
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
 	}
-	/* streams still open end now, ROUTE_SLOW requests not started and
-	 * deferred answers still pending are answered 503: MHD cannot stop with
-	 * a connection asleep. The pool stops before the deferred answers, since
-	 * a handler it finishes may defer; one that defers later is answered at
-	 * once (finish, slow_done). */
+	/* streams still open end now, deferred answers still pending and
+	 * ROUTE_SLOW requests not started are answered 503, handlers running on
+	 * the pool are waited for: MHD cannot stop with a connection asleep. A
+	 * handler that defers from now on is answered 503 at once (finish,
+	 * slow_done read stopping after deferring). */
 	__atomic_store_n(&s->stopping, true, __ATOMIC_SEQ_CST);
 	stream_shutdown_all();
-	slow_stop(s);
 	deferred_shutdown_all(s);
+	slow_stop(s);
 	for (int i = 0; i < 50 && __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0; i++) {
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
