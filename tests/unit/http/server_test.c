@@ -56,7 +56,23 @@ static void slow_later(struct http_request *req, struct http_response *res, void
 	later(req, res, ctx);
 }
 
+/* a slow handler that returns at once: its worker wakes the connection
+ * while the connection thread may still be suspending it */
+static void quick(struct http_request *req, struct http_response *res, void *ctx)
+{
+	http_json(res, 200, json_pack("{s:s}", "route", "quick"));
+}
+
+/* defers and completes before returning */
+static void now(struct http_request *req, struct http_response *res, void *ctx)
+{
+	http_deferred_json(http_defer(req, res), 202, json_pack("{s:s}", "route", "now"));
+}
+
 static const struct route table[] = {
+	{"POST", "/quick", quick, GUARD_PUBLIC, 0, RL_NONE, ROUTE_SLOW, "quick"},
+	{"GET", "/now", now, GUARD_PUBLIC, 0, RL_NONE, 0, "deferred, answered at once"},
+	{"POST", "/quick-now", now, GUARD_PUBLIC, 0, RL_NONE, ROUTE_SLOW, "slow, answered at once"},
 	{"GET", "/fast", fast, GUARD_PUBLIC, 0, RL_NONE, 0, "fast"},
 	{"POST", "/slow", slow, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_SLOW, "slow"},
 	{"GET", "/later", later, GUARD_PUBLIC, 0, RL_NONE, 0, "deferred"},
@@ -130,13 +146,20 @@ static void *call_run(void *arg)
 	return NULL;
 }
 
-static void call_start(struct call *c, struct http_server *s, const char *method, const char *path)
+static void call_start_opt(struct call *c, struct http_server *s, const char *method, const char *path,
+			   bool hang_up)
 {
 	memset(c, 0, sizeof *c);
 	c->port = http_server_port(s);
 	c->method = method;
 	c->path = path;
+	c->hang_up = hang_up;
 	assert_int_equal(pthread_create(&c->th, NULL, call_run, c), 0);
+}
+
+static void call_start(struct call *c, struct http_server *s, const char *method, const char *path)
+{
+	call_start_opt(c, s, method, path, false);
 }
 
 static void call_wait(struct call *c)
@@ -239,8 +262,7 @@ static void deferred_client_gone(void **st)
 {
 	struct http_server *s = start(1);
 	struct call c;
-	call_start(&c, s, "GET", "/later");
-	c.hang_up = true;
+	call_start_opt(&c, s, "GET", "/later", true);
 	wait_pending(1);
 	call_wait(&c);
 	nap(50);
@@ -298,6 +320,42 @@ static void shutdown_with_work(void **st)
 	http_deferred_error(pending[0], 500, "server_error", NULL, NULL, "too late");
 }
 
+/* Many callers at once on every path where the wake-up can race the
+ * suspension: each gets its answer. */
+struct hammer {
+	struct http_server *s;
+	int ok;
+	pthread_t th;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	static const char *const m[] = {"POST", "GET", "POST"}, *const p[] = {"/quick", "/now", "/quick-now"};
+	static const int want[] = {200, 202, 202};
+	for (int i = 0; i < 60; i++) {
+		struct call c;
+		if (get(h->s, m[i % 3], p[i % 3], &c) == want[i % 3])
+			h->ok++;
+	}
+	return NULL;
+}
+
+static void races(void **st)
+{
+	struct http_server *s = start(2);
+	struct hammer h[6];
+	for (int i = 0; i < 6; i++) {
+		h[i] = (struct hammer){.s = s};
+		assert_int_equal(pthread_create(&h[i].th, NULL, hammer_run, &h[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(h[i].th, NULL);
+		assert_int_equal(h[i].ok, 60);
+	}
+	http_server_stop(s, 1);
+}
+
 static int teardown_all(void **st)
 {
 	router_free(router);
@@ -314,6 +372,7 @@ int main(void)
 		cmocka_unit_test(deferred_status),
 		cmocka_unit_test(slow_then_deferred),
 		cmocka_unit_test(deferred_client_gone),
+		cmocka_unit_test(races),
 		cmocka_unit_test(shutdown_with_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown_all);
