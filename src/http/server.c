@@ -364,7 +364,7 @@ static void *worker(void *arg)
 }
 
 /* Stop the pool: requests still queued are answered 503 without running
- * their handler; handlers running finish first. */
+ * their handler; handlers already running are waited for. Once only. */
 static void slow_stop(struct http_server *s)
 {
 	pthread_mutex_lock(&s->wmu);
