@@ -217,6 +217,7 @@ int cmd_serve(int argc, char **argv)
 		.tls_key = cfg.server.tls_key,
 		.trusted_proxies = cfg.server.trusted_proxies,
 		.static_prefix = "web",
+		.workers = (int)cfg.server.workers,
 	};
 	if ((rc = http_server_start(&server, &ho, router, &app, &e))) {
 		fprintf(stderr, "atelier: %s\n", e.msg);

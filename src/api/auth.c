@@ -272,13 +272,13 @@ static void csrf(struct http_request *req, struct http_response *res, void *ctx)
 }
 
 const struct route api_auth_routes[] = {
-	{"POST", "/api/auth/signup", signup, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "create an account"},
+	{"POST", "/api/auth/signup", signup, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "create an account"},
 	{"POST", "/api/auth/verify", verify, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "confirm an email with the mailed token"},
-	{"POST", "/api/auth/login", login, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "sign in; sets the session cookie"},
+	{"POST", "/api/auth/login", login, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "sign in; sets the session cookie"},
 	{"POST", "/api/auth/logout", logout, GUARD_SESSION, 0, RL_WRITE, 0, "sign out of this session"},
-	{"POST", "/api/auth/password/forgot", forgot, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "mail a password-reset link"},
-	{"POST", "/api/auth/password/reset", reset, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "set a new password with a reset token"},
-	{"POST", "/api/auth/password/change", change, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON, "change the password (knowing the current one)"},
+	{"POST", "/api/auth/password/forgot", forgot, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "mail a password-reset link"},
+	{"POST", "/api/auth/password/reset", reset, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "set a new password with a reset token"},
+	{"POST", "/api/auth/password/change", change, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "change the password (knowing the current one)"},
 	{"GET", "/api/auth/csrf", csrf, GUARD_SESSION, 0, RL_READ, 0, "the session's CSRF token"},
 	{0},
 };

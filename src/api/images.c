@@ -8,11 +8,14 @@
  *
  * A request is checked and paid for (a hold of the worst case, PAY-5) on the
  * pool thread, then queued as a job (service/imagejobs.h). With async it is
- * answered at once (202, the job); without, the connection is suspended
- * (http_stream) and the worker thread writes the answer when the job ends,
- * a space per sampling step meanwhile, so no pool thread waits on an image.
- * The job is the unit of payment, so a client that leaves does not cancel
- * it: its images land in the gallery.
+ * answered at once (202, the job); without, the answer is deferred
+ * (http_defer: the connection sleeps, so no pool thread waits on an image)
+ * and the job's worker thread completes it when the job ends: 200 with the
+ * images, or the OpenAI error with its own status (500 engine_error, 403
+ * processing_restricted, 503 server_stopping) so that SDKs see the failure.
+ * Nothing is written meanwhile: a 200 sent before the job ran could not turn
+ * into an error later. The job is the unit of payment, so a client that
+ * leaves does not cancel it: its images land in the gallery.
  *
  * Every image route matches the owner in the query: another user, support
  * or admin gets 404 for an image or a link that is not theirs (GEN-5). The
@@ -166,9 +169,9 @@ static int parse(const json_t *b, bool edit, struct imgreq *r, struct errinfo *e
 /* --- the sync answer ---------------------------------------------------------- */
 
 struct wait {
-	pthread_mutex_t mu;          /* held by the handler while it opens the stream */
+	pthread_mutex_t mu;          /* held by the handler while it defers */
 	struct app *app;
-	struct http_stream *s;
+	struct http_deferred *d;     /* NULL when deferring failed (the answer was a 500) */
 	char owner[40], model[64];
 	char base[CONFIG_STR];       /* scheme://host of url answers */
 	bool b64, drop;              /* drop: ephemeral b64 answer, delete after */
@@ -182,16 +185,6 @@ static void wait_free(struct wait *w)
 	json_decref(w->revised);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
-}
-
-static void on_progress(void *arg, int step, int steps, int image_index, int n)
-{
-	struct wait *w = arg;
-	pthread_mutex_lock(&w->mu);
-	pthread_mutex_unlock(&w->mu);
-	/* whitespace keeps the connection alive and is valid before JSON */
-	if (w->s && !http_stream_gone(w->s))
-		http_stream_write(w->s, " ", 1);
 }
 
 /* data[] of an answer for the job's images. */
@@ -233,15 +226,20 @@ static json_t *answer_data(struct app *app, const char *base, const char *owner,
 	return data;
 }
 
+/* The job ended (on its worker thread): complete the deferred answer. rc is
+ * the job's: ERR_OK, ERR_BUSY (the server stops; the job runs again when it
+ * is back), ERR_FORBIDDEN (processing restricted meanwhile), else it
+ * failed and its hold was released. */
 static void on_done(void *arg, const char *job_id, int rc, char (*ids)[40], int nids)
 {
 	struct wait *w = arg;
 	pthread_mutex_lock(&w->mu);
 	pthread_mutex_unlock(&w->mu);
-	if (w->s && !http_stream_gone(w->s)) {
+	bool answered = false;
+	if (w->d) {
 		json_t *v = NULL;
+		int r2 = ERR_OK;
 		if (!rc) {
-			int r2;
 			json_t *data = answer_data(w->app, w->base, w->owner, w->b64, ids, nids, w->revised, &r2);
 			if (!r2)
 				v = json_pack("{s:I, s:o, s:s, s:s}", "created", (json_int_t)w->created, "data", data, "model",
@@ -249,26 +247,34 @@ static void on_done(void *arg, const char *job_id, int rc, char (*ids)[40], int 
 			else
 				json_decref(data);
 		}
-		if (!v)
-			v = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "message",
-				      rc == ERR_BUSY ? "the server is stopping; the job runs when it is back"
-						     : "the image could not be made; nothing was charged",
-				      "type", "server_error", "code", rc == ERR_BUSY ? "server_stopping" : "engine_error",
-				      "param");
-		char *s = json_dumps(v, JSON_COMPACT);
-		json_decref(v);
-		if (s)
-			http_stream_write(w->s, s, strlen(s));
-		free(s);
+		if (v) {
+			http_deferred_json(w->d, 200, v);
+			answered = true;
+		} else if (rc == ERR_BUSY) {
+			http_deferred_header(w->d, "Retry-After", "5");
+			http_deferred_error(w->d, 503, "server_error", "server_stopping", NULL,
+					    "the server is stopping; job %s runs when it is back", job_id);
+		} else if (rc == ERR_FORBIDDEN) {
+			http_deferred_error(w->d, 403, "permission_error", "processing_restricted", NULL,
+					    "processing of this account's data was restricted; nothing was charged");
+		} else if (rc) {
+			http_deferred_error(w->d, 500, "server_error", "engine_error", NULL,
+					    "the image could not be made (job %s); nothing was charged", job_id);
+		} else {
+			/* made and stored, but not readable back now */
+			http_deferred_error(w->d, 500, "server_error", NULL, NULL,
+					    "the images were made (job %s) but cannot be read; see your gallery", job_id);
+		}
+		w->d = NULL;
 	}
-	if (!rc && w->drop) {
-		/* ephemeral mode: a b64_json answer is the only copy (GEN-4) */
+	if (answered && w->drop) {
+		/* ephemeral mode: a b64_json answer is the only copy (GEN-4); a
+		 * client that left meanwhile loses it, as with any lost answer */
 		const char *del[IMAGEJOBS_MAX_N];
 		for (int i = 0; i < nids; i++)
 			del[i] = ids[i];
 		gallery_delete(w->app, w->owner, del, nids, NULL);
 	}
-	http_stream_close(w->s);
 	wait_free(w);
 }
 
@@ -350,7 +356,7 @@ static void run(struct http_request *req, struct http_response *res, struct app 
 	};
 	char id[40];
 	struct wait *w = NULL;
-	struct imagejob_waiter iw = {on_progress, on_done, NULL};
+	struct imagejob_waiter iw = {NULL, on_done, NULL};
 	if (!r->async) {
 		w = calloc(1, sizeof *w);
 		if (!w) {
@@ -403,7 +409,9 @@ static void run(struct http_request *req, struct http_response *res, struct app 
 		}
 		return;
 	}
-	w->s = http_stream_open(req, res, 200, "application/json");
+	/* the connection sleeps until on_done answers; a client that leaves
+	 * meanwhile is not noticed, and its job goes on to the gallery */
+	w->d = http_defer(req, res);
 	pthread_mutex_unlock(&w->mu);
 }
 

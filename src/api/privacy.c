@@ -392,7 +392,7 @@ const struct route api_privacy_routes[] = {
 	{"GET", "/api/privacy/exports", exports_list, GUARD_USER, SCOPE_PRIVACY, RL_READ, 0, "your data exports"},
 	{"GET", "/api/privacy/exports/{id}", export_get, GUARD_USER, SCOPE_PRIVACY, RL_READ, 0,
 	 "download an export (yours, before it expires)"},
-	{"DELETE", "/api/me", me_delete, GUARD_SESSION, 0, RL_AUTH, 0,
+	{"DELETE", "/api/me", me_delete, GUARD_SESSION, 0, RL_AUTH, ROUTE_SLOW,
 	 "erase your account and all its data; returns the signed receipt"},
 	{"POST", "/api/me/email", email_change, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON,
 	 "change your email (takes effect when confirmed from the new address)"},

@@ -129,7 +129,7 @@ static void verify(struct http_request *req, struct http_response *res, void *ct
 const struct route api_twofa_routes[] = {
 	{"POST", "/api/auth/2fa/enroll", enroll, GUARD_SESSION, 0, RL_AUTH, 0, "start two-factor enrolment: otpauth URI and QR code"},
 	{"POST", "/api/auth/2fa/confirm", confirm, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON, "confirm with a first code; returns recovery codes"},
-	{"POST", "/api/auth/2fa/disable", disable, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON, "turn two-factor off (password and code)"},
+	{"POST", "/api/auth/2fa/disable", disable, GUARD_SESSION, 0, RL_AUTH, ROUTE_JSON | ROUTE_SLOW, "turn two-factor off (password and code)"},
 	{"POST", "/api/auth/2fa/verify", verify, GUARD_PUBLIC, 0, RL_AUTH, ROUTE_JSON, "second step of a sign-in: challenge and code"},
 	{0},
 };

@@ -35,6 +35,7 @@ static const struct key keys[] = {
 	{"server", "data_dir", K_STR, S(server, data_dir), "var", 0, 0, NULL, false},
 	{"server", "public_url", K_STR, S(server, public_url), "", 0, 0, NULL, false},
 	{"server", "threads", K_INT, N(server, threads), "4", 1, 256, NULL, false},
+	{"server", "workers", K_INT, N(server, workers), "4", 1, 256, NULL, false},
 	{"server", "body_limit", K_SIZE, N(server, body_limit), "1MiB", 1024, (int64_t)1 << 30, NULL, false},
 	{"server", "upload_limit", K_SIZE, N(server, upload_limit), "25MiB", 1024, (int64_t)4 << 30, NULL, false},
 	{"server", "header_limit", K_SIZE, N(server, header_limit), "16KiB", 4096, 1 << 20, NULL, false},

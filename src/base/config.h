@@ -52,6 +52,7 @@ struct config {
 		char data_dir[CONFIG_STR];     /* var/ */
 		char public_url[CONFIG_STR];   /* e.g. https://atelier.example; "" = derived */
 		int64_t threads;               /* HTTP pool threads */
+		int64_t workers;               /* threads for slow handlers (password hashing) */
 		int64_t body_limit;            /* bytes, default request body cap */
 		int64_t upload_limit;          /* bytes, for routes that take uploads */
 		int64_t header_limit;          /* bytes, for the request line and headers */

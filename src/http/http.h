@@ -9,7 +9,9 @@
  * CSRF token on state changes made with a session cookie (ACC-4, ACC-8).
  *
  * Handlers fill a struct http_response; errors use the OpenAI error shape
- * {"error":{"message","type","code","param"}}.
+ * {"error":{"message","type","code","param"}}. A handler runs on a
+ * connection thread unless its route is ROUTE_SLOW, and answers before it
+ * returns, unless it streams (http_stream_open) or defers (http_defer).
  */
 #ifndef ATELIER_HTTP_HTTP_H
 #define ATELIER_HTTP_HTTP_H
@@ -61,6 +63,9 @@ enum route_flags {
 	ROUTE_UPLOAD = 2,   /* larger body limit ([server] upload_limit) */
 	ROUTE_RAW = 4,      /* keep the raw body (webhooks need it for signatures) */
 	ROUTE_HIDDEN = 8,   /* left out of /openapi.json */
+	ROUTE_SLOW = 16,    /* the handler may block for long (Argon2id): it runs on the
+			     * server's worker pool while its connection sleeps, so no
+			     * connection thread waits on it ([server] workers) */
 };
 
 struct http_request;
@@ -117,6 +122,7 @@ struct http_response {
 	size_t static_len;
 	struct http_header *headers;
 	struct http_stream *stream;  /* set by http_stream_open */
+	struct http_deferred *deferred; /* set by http_defer */
 	struct arena *arena;
 };
 
@@ -150,6 +156,44 @@ void http_text(struct http_response *res, int status, const char *content_type, 
  * constant or NULL; param: the field at fault or NULL. */
 void http_error(struct http_response *res, int status, const char *type, const char *code,
 		const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* The OpenAI error value {"error":{...}} that http_error answers with; the
+ * caller owns the reference. */
+json_t *http_error_value(const char *type, const char *code, const char *param, const char *msg);
+
+/* --- deferred responses ------------------------------------------------------ *
+ *
+ * A handler whose answer is known only later (an image job on an engine
+ * thread) defers it and returns at once: its connection sleeps (suspended)
+ * until a producer, on any thread, completes the answer with a status,
+ * headers and a JSON body, which the server then sends like any other
+ * response (same security headers, request ID, access log). The status is
+ * chosen at completion, so a failure is a real 4xx/5xx, not an error in a
+ * 200 body.
+ *
+ * The producer must complete exactly once; completing is always safe: for a
+ * connection that has gone, or a response the server already answered
+ * because it is stopping (503 server_stopping), the answer is dropped.
+ * A client that leaves while the connection sleeps is not noticed (the
+ * socket is not watched) until the answer is written. */
+
+struct http_deferred;
+
+/* Defer res; the caller owns the producer's reference, released by the
+ * completing call. NULL when out of memory (res is then a 500). */
+struct http_deferred *http_defer(struct http_request *req, struct http_response *res);
+
+/* Add a header to the coming answer (copied; at most 4, each name under 64
+ * and value under 256 bytes; others are dropped). Before completing only. */
+void http_deferred_header(struct http_deferred *d, const char *name, const char *value);
+
+/* Complete with a JSON value (takes the reference) and drop the producer's
+ * reference. Any thread. */
+void http_deferred_json(struct http_deferred *d, int status, json_t *v);
+
+/* Complete with the OpenAI error shape (see http_error). Any thread. */
+void http_deferred_error(struct http_deferred *d, int status, const char *type, const char *code,
+			 const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* --- streamed responses (server-sent events) ------------------------------ *
  *
@@ -243,6 +287,7 @@ struct http_server_options {
 	const char *tls_cert, *tls_key;  /* PEM file paths; both or neither */
 	const char *trusted_proxies;     /* comma-separated IPs */
 	const char *static_prefix;       /* embedded files under this path ("web/") */
+	int workers;                     /* threads for ROUTE_SLOW handlers (0: 4) */
 };
 
 struct http_server;
@@ -255,7 +300,9 @@ int http_server_start(struct http_server **out, const struct http_server_options
 int http_server_port(const struct http_server *s);
 
 /* Stop accepting, let requests in flight finish for up to grace seconds,
- * then close everything. */
+ * then close everything: ROUTE_SLOW requests still queued and deferred
+ * responses still pending are answered 503 server_stopping, handlers
+ * running on the worker pool are waited for. */
 void http_server_stop(struct http_server *s, int grace_s);
 
 #endif

@@ -44,6 +44,14 @@ void http_text(struct http_response *res, int status, const char *content_type, 
 	buf_append(&res->body, text, n);
 }
 
+json_t *http_error_value(const char *type, const char *code, const char *param, const char *msg)
+{
+	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "message", msg, "type", type, "code",
+				code ? json_string(code) : json_null(), "param",
+				param ? json_string(param) : json_null());
+	return json_pack("{s:o}", "error", err);
+}
+
 void http_error(struct http_response *res, int status, const char *type, const char *code,
 		const char *param, const char *fmt, ...)
 {
@@ -52,8 +60,5 @@ void http_error(struct http_response *res, int status, const char *type, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "message", msg, "type", type, "code",
-				code ? json_string(code) : json_null(), "param",
-				param ? json_string(param) : json_null());
-	http_json(res, status, json_pack("{s:o}", "error", err));
+	http_json(res, status, http_error_value(type, code, param, msg));
 }

@@ -9,9 +9,20 @@
  * Limits: the request line and headers are capped by the connection's memory
  * limit (MHD answers 431 past it); the body by the route's limit, checked
  * against Content-Length before reading and again while reading; the whole
- * request by [server] request_timeout, checked at every callback, and
- * silences by [server] idle_timeout. Shutdown stops accepting, lets requests
- * in flight finish for the grace period, then closes.
+ * request by [server] request_timeout, checked at every callback while it
+ * arrives, and silences by [server] idle_timeout. Shutdown stops accepting,
+ * lets requests in flight finish for the grace period, then closes.
+ *
+ * Handlers run on the connection's thread, except those of ROUTE_SLOW routes
+ * (Argon2id takes up to a second): their connection is suspended and the
+ * call goes to a small pool of [server] workers threads, which wakes the
+ * connection when the handler returns; its thread then sends the response as
+ * if the handler had run inline. Run inline, a hash would stall every other
+ * connection of that thread, and in epoll mode a thread accepts up to ten
+ * connections per wake-up, so a burst of sign-ins held /healthz behind it.
+ * (Raising [server] threads instead only moves the point where that
+ * happens.) Deferred responses (deferred.c) sleep the same way until their
+ * producer answers.
  */
 #include "http/http.h"
 
@@ -19,6 +30,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +43,14 @@
 #include "base/embedded.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "http/deferred.h"
 #include "http/stream.h"
 
 #define MAX_PROXIES 16
+#define DEFAULT_WORKERS 4
+#define SLOW_QUEUE_MAX 256 /* ROUTE_SLOW requests waiting for a worker; more get 503 */
+
+struct conn_ctx;
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -45,16 +62,36 @@ struct http_server {
 	int nproxies;
 	int port;
 	int64_t inflight;
+	bool stopping;            /* deferrals are answered 503 at once (atomic) */
+	/* the worker pool for ROUTE_SLOW handlers; wmu guards the queue and wstop */
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	pthread_t *wth;
+	int nworkers;
+	struct conn_ctx *qhead, *qtail;
+	size_t qlen;
+	bool wstop;
+};
+
+/* Where a request is; the connection's thread reads it when it is called,
+ * a worker writes it before it wakes the connection. */
+enum phase {
+	PH_READ,      /* headers and body arriving */
+	PH_SLOW,      /* queued for, or running on, the worker pool (asleep) */
+	PH_READY,     /* res holds the answer: send it when called */
+	PH_DEFERRED,  /* waiting for the deferred answer (asleep) */
+	PH_SENT,      /* the response is queued */
 };
 
 struct conn_ctx {
 	struct http_request req;
 	struct http_response res;
-	bool first_done;
+	enum phase phase;
 	bool rejected;      /* a response is settled before the body was read */
 	int reject_status;
 	size_t limit;
 	uint64_t id_seq;
+	struct conn_ctx *qnext; /* worker queue */
 };
 
 static const char csp[] =
@@ -241,7 +278,112 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 		res->status = 500;
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)res->status, r);
 	MHD_destroy_response(r);
+	cc->phase = PH_SENT;
 	return ok;
+}
+
+/* The handler has returned (on the connection's thread): send its answer,
+ * or sleep until a deferred one comes. */
+static enum MHD_Result finish(struct http_server *s, struct MHD_Connection *c, struct conn_ctx *cc)
+{
+	struct http_deferred *d = cc->res.deferred;
+	if (!d)
+		return send_response(s, c, cc);
+	cc->phase = PH_DEFERRED;
+	if (__atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST))
+		deferred_stop(d);
+	if (!deferred_wait(d, c, false))
+		return MHD_YES;
+	deferred_take(d, &cc->res);
+	return send_response(s, c, cc);
+}
+
+/* --- the worker pool (ROUTE_SLOW) ---------------------------------------- */
+
+/* Hand cc to the pool, its connection asleep meanwhile. false when the pool
+ * is stopping or full (nothing was done). */
+static bool slow_submit(struct http_server *s, struct MHD_Connection *c, struct conn_ctx *cc)
+{
+	pthread_mutex_lock(&s->wmu);
+	bool ok = !s->wstop && s->qlen < SLOW_QUEUE_MAX;
+	if (ok) {
+		cc->phase = PH_SLOW;
+		/* asleep before a worker can take it, so its wake-up cannot come first */
+		MHD_suspend_connection(c);
+		cc->qnext = NULL;
+		if (s->qtail)
+			s->qtail->qnext = cc;
+		else
+			s->qhead = cc;
+		s->qtail = cc;
+		s->qlen++;
+		pthread_cond_signal(&s->wcv);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return ok;
+}
+
+/* On a worker: the handler has returned. Wake the connection to send the
+ * answer, or leave it asleep until a deferred one comes. */
+static void slow_done(struct http_server *s, struct conn_ctx *cc)
+{
+	struct MHD_Connection *c = cc->req.conn;
+	struct http_deferred *d = cc->res.deferred;
+	if (d) {
+		cc->phase = PH_DEFERRED;
+		if (__atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST))
+			deferred_stop(d);
+		if (!deferred_wait(d, c, true))
+			return; /* the producer wakes it */
+	} else {
+		cc->phase = PH_READY;
+	}
+	MHD_resume_connection(c);
+}
+
+static void *worker(void *arg)
+{
+	struct http_server *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->wmu);
+		while (!s->qhead && !s->wstop)
+			pthread_cond_wait(&s->wcv, &s->wmu);
+		struct conn_ctx *cc = s->wstop ? NULL : s->qhead;
+		if (cc) {
+			s->qhead = cc->qnext;
+			if (!s->qhead)
+				s->qtail = NULL;
+			s->qlen--;
+		}
+		pthread_mutex_unlock(&s->wmu);
+		if (!cc)
+			return NULL;
+		router_dispatch(s->router, &cc->req, &cc->res, s->ctx);
+		slow_done(s, cc);
+	}
+}
+
+/* Stop the pool: requests still queued are answered 503 without running
+ * their handler; handlers already running are waited for. Once only. */
+static void slow_stop(struct http_server *s)
+{
+	pthread_mutex_lock(&s->wmu);
+	s->wstop = true;
+	struct conn_ctx *q = s->qhead;
+	s->qhead = s->qtail = NULL;
+	s->qlen = 0;
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
+	for (struct conn_ctx *cc = q, *next; cc; cc = next) {
+		next = cc->qnext;
+		http_error(&cc->res, 503, "server_error", "server_stopping", NULL,
+			   "the server is stopping; retry shortly");
+		http_set_header(&cc->res, "Retry-After", "5");
+		cc->phase = PH_READY;
+		MHD_resume_connection(cc->req.conn);
+	}
+	for (int i = 0; i < s->nworkers; i++)
+		pthread_join(s->wth[i], NULL);
 }
 
 /* --- the access handler ------------------------------------------------- */
@@ -343,6 +485,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 
+	switch (cc->phase) {
+	case PH_READ:
+		break;
+	case PH_READY:
+		return send_response(s, c, cc);
+	case PH_DEFERRED:
+		if (deferred_take(cc->res.deferred, &cc->res))
+			return send_response(s, c, cc);
+		return MHD_YES;
+	case PH_SLOW:
+	case PH_SENT:
+		return MHD_YES;
+	}
 	uint64_t elapsed = time_mono_ns() - cc->req.start_ns;
 	if (elapsed > (uint64_t)s->o.request_timeout_s * 1000000000ull) {
 		/* too slow: a trickled or endless body. Close without answer;
@@ -359,15 +514,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (cc->first_done)
-		return MHD_YES; /* already answered */
-	cc->first_done = true;
 	if (cc->reject_status == 413) {
 		reject(cc, 413, "body_too_large", "the request body is larger than this endpoint accepts");
 		return send_response(s, c, cc);
 	}
+	if ((cc->req.route->flags & ROUTE_SLOW) && s->nworkers) {
+		if (slow_submit(s, c, cc))
+			return MHD_YES;
+		http_error(&cc->res, 503, "server_error", "busy", NULL,
+			   "the server is busy (or stopping); retry shortly");
+		http_set_header(&cc->res, "Retry-After", "1");
+		return send_response(s, c, cc);
+	}
 	router_dispatch(s->router, &cc->req, &cc->res, s->ctx);
-	return send_response(s, c, cc);
+	return finish(s, c, cc);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -391,6 +551,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	metrics_inflight(-1);
 	if (cc->res.stream)
 		stream_detach(cc->res.stream);
+	if (cc->res.deferred)
+		deferred_detach(cc->res.deferred);
 	if (cc->req.json)
 		json_decref(cc->req.json);
 	buf_free(&cc->req.body);
@@ -485,6 +647,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
 	s->o = *o;
 	s->router = r;
 	s->ctx = ctx;
+	pthread_mutex_init(&s->wmu, NULL);
+	pthread_cond_init(&s->wcv, NULL);
 	int rc = ERR_OK;
 	struct sockaddr_storage ss;
 	socklen_t slen;
@@ -522,6 +686,16 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		}
 		flags |= MHD_USE_TLS;
 	}
+	int nw = o->workers > 0 ? o->workers : DEFAULT_WORKERS;
+	if (!(s->wth = calloc((size_t)nw, sizeof *s->wth))) {
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto fail;
+	}
+	for (; s->nworkers < nw; s->nworkers++)
+		if (pthread_create(&s->wth[s->nworkers], NULL, worker, s)) {
+			rc = err_set(e, ERR_INTERNAL, "server.workers", "cannot start the worker threads");
+			goto fail;
+		}
 	struct MHD_OptionItem opts[] = {
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
 		{MHD_OPTION_SOCK_ADDR, 0, &ss},
@@ -547,6 +721,10 @@ int http_server_start(struct http_server **out, const struct http_server_options
 	*out = s;
 	return ERR_OK;
 fail:
+	slow_stop(s); /* no daemon: no request reached the pool */
+	free(s->wth);
+	pthread_mutex_destroy(&s->wmu);
+	pthread_cond_destroy(&s->wcv);
 	free(s->cert);
 	free(s->key);
 	free(s);
@@ -570,8 +748,15 @@ void http_server_stop(struct http_server *s, int grace_s)
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
 	}
-	/* streams still open end now: MHD cannot stop with a connection asleep */
+	/* streams still open end now, deferred answers still pending and
+	 * ROUTE_SLOW requests not started are answered 503, handlers running on
+	 * the pool are waited for: MHD cannot stop with a connection asleep. A
+	 * handler that defers from now on is answered 503 at once (finish,
+	 * slow_done read stopping after deferring). */
+	__atomic_store_n(&s->stopping, true, __ATOMIC_SEQ_CST);
 	stream_shutdown_all();
+	deferred_shutdown_all(s);
+	slow_stop(s);
 	for (int i = 0; i < 50 && __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0; i++) {
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL);
@@ -580,6 +765,9 @@ void http_server_stop(struct http_server *s, int grace_s)
 	if (left > 0)
 		log_warn("http.stop", "\"unfinished\":%lld", (long long)left);
 	MHD_stop_daemon(s->d);
+	free(s->wth);
+	pthread_mutex_destroy(&s->wmu);
+	pthread_cond_destroy(&s->wcv);
 	if (s->key)
 		memset(s->key, 0, strlen(s->key));
 	free(s->cert);

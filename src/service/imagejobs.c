@@ -530,7 +530,12 @@ end:;
 			store_image_ids_of_job(c, job->id, ids, IMAGEJOBS_MAX_N, &nids);
 			db_put(c);
 		}
-		w.done(w.arg, job->id, status == 200 ? ERR_OK : ERR_INTERNAL, ids, nids);
+		/* the job's own failure (ERR_FORBIDDEN: restricted meanwhile) tells
+		 * a waiting caller what to answer */
+		int wrc = status == 200 ? ERR_OK
+			  : status == 410 ? ERR_NOTFOUND
+			  : rc == ERR_FORBIDDEN ? ERR_FORBIDDEN : ERR_INTERNAL;
+		w.done(w.arg, job->id, wrc, ids, nids);
 	}
 	log_info("imagejob.done", "\"job\":\"%s\",\"model\":\"%s\",\"status\":%d,\"images\":%d", job->id,
 		 log_str(job->model), status, status == 200 ? n : 0);

@@ -58,8 +58,11 @@ struct imagejob_spec {
 	int64_t start_ms;               /* request start, for the usage row's latency */
 };
 
-/* A waiter: called on the worker thread. progress after each step; done
- * once when the job ends (ok or not), with the job's image IDs. */
+/* A waiter: called on the worker thread. progress (may be NULL) after each
+ * step; done once when the job ends, with the job's image IDs: rc ERR_OK, or
+ * why it did not: ERR_BUSY (the server stops; the job runs after a restart),
+ * ERR_FORBIDDEN (processing restricted), ERR_NOTFOUND (the owner was
+ * erased), ERR_INTERNAL (it failed; its hold was released). */
 struct imagejob_waiter {
 	void (*progress)(void *arg, int step, int steps, int image_index, int n);
 	void (*done)(void *arg, const char *job_id, int rc, char (*ids)[40], int nids);

@@ -7,6 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { inflateSync, deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -747,5 +748,130 @@ test('upstream backend: one Atelier forwards images to another and stores them l
   } finally {
     await gw.stop();
     await up.stop();
+  }
+});
+
+// An upstream image server that is down in the way a crashed GPU backend is:
+// it answers every request with a 500. A model routed to it passes the
+// start-up check (it has a base_url) and fails when a job runs.
+function brokenUpstream() {
+  const s = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end('{"error":{"message":"CUDA error: out of memory","type":"server_error"}}');
+    });
+  });
+  return new Promise((r) => s.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${s.address().port}`, close: () => s.close() })));
+}
+
+describe('synchronous generations are answered when the job ends, with its status (deferred answers)', () => {
+  let srv, up, u;
+  before(async () => {
+    up = await brokenUpstream();
+    srv = await startServer({
+      config: {
+        server: { threads: 2 },
+        'model.shapes': shapes,
+        'model.broken': { kind: 'image', backend: 'openai', base_url: up.url + '/v1', api_key: 'sk-x', upstream_model: 'shapes', size: 32, price_image: '1' },
+      },
+    });
+    u = await user(srv, { credits: 100 });
+  });
+  after(async () => { await srv?.stop(); up?.close(); });
+
+  test('success: 200 with the images as JSON, nothing written before the answer', async () => {
+    for (const response_format of ['b64_json', 'url']) {
+      const r = await gen(srv.url, u.key, { prompt: 'a red circle on a black background, center', steps: 2, response_format });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.headers.get('content-type'), /^application\/json/);
+      assert.ok(r.headers.get('x-request-id'));
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(r.text[0], '{', 'no keep-alive whitespace before the JSON');
+      assert.equal(r.json.data.length, 1);
+      assert.ok(response_format === 'url' ? r.json.data[0].url : r.json.data[0].b64_json);
+    }
+  });
+
+  test('a job that fails is a 500 OpenAI error the SDK raises, nothing charged, the job marked failed', async () => {
+    const before = Number(await balance(u));
+    const r = await gen(srv.url, u.key, { model: 'broken', prompt: 'a red circle on a black background, center', steps: 2 });
+    assert.equal(r.status, 500, r.text);
+    assert.equal(r.json.error.type, 'server_error');
+    assert.equal(r.json.error.code, 'engine_error');
+    const job = r.json.error.message.match(/job (\S+?)\)/)?.[1];
+    assert.ok(job, r.json.error.message);
+    const j = await waitJob(srv.url, u.key, job);
+    assert.equal(j.status, 'failed');
+    assert.equal(Number(await balance(u)), before, 'the hold was released');
+    const err = await sdk(srv.url, u.key).images.generate({ model: 'broken', prompt: 'a red circle', steps: 2 }).catch((x) => x);
+    assert.equal(err.status, 500, String(err));
+    assert.equal(err.code, 'engine_error');
+    assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
+  });
+
+  test('restricted while the job waits in the queue: 403 processing_restricted, nothing charged (REQ: PRIV-6)', async () => {
+    const v = await user(srv, { credits: 20 });
+    // A runs for seconds; B, synchronous, waits behind it; then processing is restricted
+    const a = await gen(srv.url, v.key, { prompt: 'a red circle on a black background, center', steps: 150, async: true });
+    assert.equal(a.status, 202, a.text);
+    const pb = gen(srv.url, v.key, { prompt: 'a red circle on a black background, center', steps: 1 });
+    await sleep(300);
+    assert.ok((await v.c.req('POST', '/api/privacy/restriction')).status < 300);
+    const b = await pb;
+    assert.equal(b.status, 403, b.text);
+    assert.equal(b.json.error.code, 'processing_restricted');
+    await waitJob(srv.url, v.key, a.json.id);
+  });
+
+  test('a client that leaves mid-wait: the server carries on, the image lands in the gallery, charged once', async () => {
+    const v = await user(srv, { credits: 10 });
+    const ac = new AbortController();
+    const p = fetch(srv.url + '/v1/images/generations', {
+      method: 'POST', signal: ac.signal,
+      headers: { Authorization: `Bearer ${v.key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prompt: 'a green square on a white background, center', steps: 30 }),
+    });
+    await sleep(300);
+    ac.abort();
+    await assert.rejects(p);
+    assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
+    let list;
+    for (const t = Date.now(); Date.now() - t < 60000; await sleep(100)) {
+      list = (await v.c.req('GET', '/api/images')).json;
+      if (list.data.length) break;
+    }
+    assert.equal(list.data.length, 1, 'the image is in the gallery');
+    // 1 credit an image, 0.1 a step beyond 25: 1.5 for 30 steps
+    assert.equal(Number(await balance(v)), 10 - 1.5);
+    // the server still answers synchronous generations
+    const r = await gen(srv.url, v.key, { prompt: 'a green square on a white background, center', steps: 1 });
+    assert.equal(r.status, 200, r.text);
+  });
+});
+
+test('shutdown while a synchronous generation waits: 503 server_stopping, a clean exit, the job runs after restart', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'atelier-imgstop-'));
+  const config = { server: { shutdown_grace: '1s' }, 'model.shapes': shapes };
+  let srv = await startServer({ config, dataDir });
+  const u = await user(srv, { credits: 20 });
+  // 60 steps: seconds, longer than the grace
+  const p = gen(srv.url, u.key, { prompt: 'a blue square on a white background, center', steps: 60 });
+  await sleep(500);
+  const [r, exit] = await Promise.all([p, srv.stop()]);
+  assert.equal(r.status, 503, r.text);
+  assert.equal(r.json.error.code, 'server_stopping');
+  assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  assert.deepEqual(exit, { code: 0, sig: null }, 'a clean exit');
+  srv = await startServer({ config, dataDir });
+  try {
+    let list;
+    for (const t = Date.now(); Date.now() - t < 120000; await sleep(200)) {
+      list = (await api(srv.url, 'GET', '/api/images', { headers: { Authorization: `Bearer ${u.key}` } })).json;
+      if (list?.data?.length) break;
+    }
+    assert.equal(list.data.length, 1, `the paid job ran after the restart (jobs: ${sql(dataDir, 'SELECT state FROM image_jobs')})`);
+  } finally {
+    await srv.stop();
   }
 });
