@@ -7,7 +7,7 @@
 # Targets (issue 5): 16 clients >= 3x one client's tokens/s; gateway p99
 # overhead < 1 ms.
 #
-#   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 ROUNDS=4
+#   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 SECONDS_PER_RUN=4 SAMPLES=1000
 set -eu
 [ -n "${DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ make -s all >/dev/null
 tmp=$(mktemp -d)
 THREADS=${THREADS:-2}
 MAXTOK=${MAXTOK:-64}
-ROUNDS=${ROUNDS:-4}
+RUN_S=${SECONDS_PER_RUN:-4}
 MODEL=${MODEL:-}
 if [ -z "$MODEL" ]; then
 	if [ -f models/atelier-tiny.gguf ]; then MODEL=models/atelier-tiny.gguf; else
@@ -68,7 +68,8 @@ echo "reference: atelier bench (single sequence, same model and threads)"
 ./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" 2>&1 | tail -4
 # one request first, so no figure carries the first page-in of the weights
 node bench/serve_client.mjs stream "$UP" "$UPKEY" m 1 "$MAXTOK" 1 >/dev/null
+# steady state: each client sends requests for RUN_S seconds, counted after 0.5 s
 for n in 1 4 16; do
-	node bench/serve_client.mjs stream "$UP" "$UPKEY" m "$n" "$MAXTOK" "$ROUNDS"
+	node bench/serve_client.mjs steady "$UP" "$UPKEY" m "$n" "$MAXTOK" "$RUN_S" 0.5
 done
 node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m ${SAMPLES:-1000}

@@ -1,7 +1,9 @@
 // bench/serve_client.mjs: N concurrent streaming clients against one
 // Atelier; prints aggregate tokens/s, time to first token p50/p99 and
-// inter-token latency p99. Or, with --overhead, p50/p99 latency of small
-// non-streamed requests to two URLs (gateway vs upstream), interleaved.
+// inter-token latency p99 (`stream`: ROUNDS requests per client; `steady`:
+// requests for SECONDS, counted after a warm-up). Or, with `overhead`, p50/p99
+// latency of small non-streamed requests to two URLs (gateway vs upstream),
+// interleaved.
 import http from 'node:http';
 
 const [, , mode, ...rest] = process.argv;
@@ -18,7 +20,7 @@ function stream(url, key, model, maxTokens, seed) {
     const req = http.request(url + '/v1/chat/completions', { method: 'POST', agent, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
       res.setEncoding('utf8');
       let buf = '', first = 0, last = 0, tokens = 0;
-      const gaps = [];
+      const gaps = [], times = [];
       res.on('data', (chunk) => {
         const now = performance.now();
         buf += chunk;
@@ -30,9 +32,10 @@ function stream(url, key, model, maxTokens, seed) {
           if (ev.includes('"usage":{')) { tokens = JSON.parse(ev.slice(6)).usage.completion_tokens; continue; }
           if (!first) first = now; else gaps.push(now - last);
           last = now;
+          times.push(now);
         }
       });
-      res.on('end', () => resolve({ ttft: first - t0, gaps, tokens, end: performance.now() }));
+      res.on('end', () => resolve({ start: t0, ttft: first - t0, gaps, times, tokens, end: performance.now() }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -54,6 +57,26 @@ if (mode === 'stream') {
   const tok = flat.reduce((a, x) => a + x.tokens, 0);
   const ttft = flat.map((x) => x.ttft), gaps = flat.flatMap((x) => x.gaps);
   console.log(`clients=${N} tokens=${tok} secs=${secs.toFixed(2)} tok_s=${(tok / secs).toFixed(1)} ttft_p50_ms=${pct(ttft, 0.5).toFixed(1)} ttft_p99_ms=${pct(ttft, 0.99).toFixed(1)} itl_p99_ms=${pct(gaps, 0.99).toFixed(1)}`);
+} else if (mode === 'steady') {
+  // Steady state: every client sends request after request for SECONDS; the
+  // figures count only what happens after the first WARM seconds and before
+  // the end, so neither the ramp-up nor the last stragglers (a batch shrinking
+  // as clients finish) are in them. Tokens are content events (one per token).
+  const [url, key, model, n, maxTokens, seconds, warm] = rest;
+  const N = Number(n), S = Number(seconds || 4), W = Number(warm || 0.5);
+  const t0 = performance.now(), from = t0 + W * 1000, to = t0 + S * 1000;
+  const all = await Promise.all(Array.from({ length: N }, async (_, c) => {
+    const out = [];
+    for (let k = 0; performance.now() < to; k++) out.push(await stream(url, key, model, Number(maxTokens), c * 1000 + k));
+    return out;
+  }));
+  const flat = all.flat();
+  const inw = (t) => t >= from && t < to;
+  const tok = flat.reduce((a, x) => a + x.times.filter(inw).length, 0);
+  const ttft = flat.filter((x) => inw(x.start)).map((x) => x.ttft);
+  const gaps = flat.flatMap((x) => x.gaps.filter((g, i) => inw(x.times[i + 1])));
+  const secs = (to - from) / 1000;
+  console.log(`clients=${N} tokens=${tok} secs=${secs.toFixed(2)} tok_s=${(tok / secs).toFixed(1)} ttft_p50_ms=${pct(ttft, 0.5).toFixed(1)} ttft_p99_ms=${pct(ttft, 0.99).toFixed(1)} itl_p99_ms=${pct(gaps, 0.99).toFixed(1)} requests=${flat.length}`);
 } else if (mode === 'overhead') {
   const [gwUrl, gwKey, gwModel, upUrl, upKey, upModel, count] = rest;
   const one = async (url, key, model) => {
