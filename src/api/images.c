@@ -235,7 +235,6 @@ static void on_done(void *arg, const char *job_id, int rc, char (*ids)[40], int 
 	struct wait *w = arg;
 	pthread_mutex_lock(&w->mu);
 	pthread_mutex_unlock(&w->mu);
-	bool answered = false;
 	if (w->d) {
 		json_t *v = NULL;
 		int r2 = ERR_OK;
@@ -247,9 +246,18 @@ static void on_done(void *arg, const char *job_id, int rc, char (*ids)[40], int 
 			else
 				json_decref(data);
 		}
+		if (v && w->drop) {
+			/* ephemeral mode: a b64_json answer is the only copy (GEN-4),
+			 * gone before the answer leaves, so nothing the client reads
+			 * after it still finds the image; a client that left meanwhile
+			 * loses it, as with any lost answer */
+			const char *del[IMAGEJOBS_MAX_N];
+			for (int i = 0; i < nids; i++)
+				del[i] = ids[i];
+			gallery_delete(w->app, w->owner, del, nids, NULL);
+		}
 		if (v) {
 			http_deferred_json(w->d, 200, v);
-			answered = true;
 		} else if (rc == ERR_BUSY) {
 			http_deferred_header(w->d, "Retry-After", "5");
 			http_deferred_error(w->d, 503, "server_error", "server_stopping", NULL,
@@ -266,14 +274,6 @@ static void on_done(void *arg, const char *job_id, int rc, char (*ids)[40], int 
 					    "the images were made (job %s) but cannot be read; see your gallery", job_id);
 		}
 		w->d = NULL;
-	}
-	if (answered && w->drop) {
-		/* ephemeral mode: a b64_json answer is the only copy (GEN-4); a
-		 * client that left meanwhile loses it, as with any lost answer */
-		const char *del[IMAGEJOBS_MAX_N];
-		for (int i = 0; i < nids; i++)
-			del[i] = ids[i];
-		gallery_delete(w->app, w->owner, del, nids, NULL);
 	}
 	wait_free(w);
 }

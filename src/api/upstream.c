@@ -1,10 +1,10 @@
 /*
  * upstream.c: forwarding to an OpenAI-compatible upstream server.
  *
- * The pool thread starts a worker and waits only until the upstream's
- * first response bytes arrive (its status is then known), opens the
- * client's stream with that status and returns; the worker copies the rest
- * as it comes. SSE events are taken apart so the model name is ours, the
+ * The pool thread hands the call to a worker (a cached thread:
+ * base/tcache.h) and waits only until the upstream's first response bytes
+ * arrive (its status is then known), opens the client's stream with that
+ * status and returns; the worker copies the rest as it comes. SSE events are taken apart so the model name is ours, the
  * usage chunk (always asked of the upstream, for metering) reaches the
  * client only when it asked for it, and the tokens are counted. A client
  * that leaves aborts the upstream transfer (the write callback fails).
@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "base/log.h"
+#include "base/tcache.h"
 #include "base/timeutil.h"
 #include "service/credits.h"
 #include "service/usage.h"
@@ -180,7 +181,10 @@ static void share_init(void)
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 }
 
-static void *work(void *arg)
+/* The threads that wait on upstream calls, kept a minute when idle. */
+static struct tcache workers = TCACHE_INIT(60000);
+
+static void work(void *arg)
 {
 	struct fwd *f = arg;
 	CURL *c = curl_easy_init();
@@ -265,7 +269,6 @@ static void *work(void *arg)
 		curl_easy_cleanup(c);
 	http_stream_close(f->s);
 	unref(f);
-	return NULL;
 }
 
 void upstream_forward(struct http_request *req, struct http_response *res, struct app *app,
@@ -328,8 +331,7 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 			return;
 		}
 	}
-	pthread_t th;
-	if (!f->body || pthread_create(&th, NULL, work, f)) {
+	if (!f->body || tcache_run(&workers, work, f)) {
 		if (f->hold)
 			credits_release(app->db, f->hold);
 		f->refs = 1;
@@ -337,7 +339,6 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 		http_error(res, 500, "server_error", NULL, NULL, "cannot start the upstream request");
 		return;
 	}
-	pthread_detach(th);
 	pthread_mutex_lock(&f->mu);
 	while (f->phase == 0)
 		pthread_cond_wait(&f->cv, &f->mu);
