@@ -187,6 +187,7 @@ static struct tcache workers = TCACHE_INIT(60000);
 static void work(void *arg)
 {
 	struct fwd *f = arg;
+	uint64_t t_start = time_mono_ns(), t_done = 0;
 	CURL *c = curl_easy_init();
 	pthread_once(&share_once, share_init);
 	if (c && share)
@@ -211,6 +212,7 @@ static void work(void *arg)
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->curl_err);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 		cc = curl_easy_perform(c);
+		t_done = time_mono_ns();
 		long st = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
 		pthread_mutex_lock(&f->mu);
@@ -268,6 +270,9 @@ static void work(void *arg)
 	if (c)
 		curl_easy_cleanup(c);
 	http_stream_close(f->s);
+	/* our own time: before the call, and after the upstream's answer ended */
+	if (t_done)
+		metrics_upstream_overhead((t_start - f->start_ns) + (time_mono_ns() - t_done));
 	unref(f);
 }
 

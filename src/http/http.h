@@ -268,6 +268,10 @@ void metrics_render(const struct router *r, struct buf *out);
 /* Called by the server when a request ends. route < 0: unmatched. */
 void metrics_observe(int route, int status, uint64_t ns);
 void metrics_inflight(int delta);
+/* A gateway's own time on one upstream call: before the call starts and
+ * after the upstream's answer ends (histogram
+ * atelier_upstream_overhead_seconds, finer buckets, 0.1 ms to 0.1 s). */
+void metrics_upstream_overhead(uint64_t ns);
 
 /* Requests served since start, added up by status class, and those being
  * served now: a plain value, filled by metrics_summary(). */

@@ -28,6 +28,13 @@ struct route_stats {
 };
 
 static struct route_stats stats[MAX_ROUTES + 1]; /* last: unmatched */
+
+static const double fine_s[] = {0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
+#define NFINE (sizeof fine_s / sizeof fine_s[0])
+static struct {
+	uint64_t bucket[NFINE + 1];
+	uint64_t sum_ns, count;
+} upstream_own;
 static int64_t inflight;
 
 void metrics_inflight(int delta)
@@ -50,6 +57,17 @@ void metrics_observe(int route, int status, uint64_t ns)
 	__atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
 }
 
+void metrics_upstream_overhead(uint64_t ns)
+{
+	double secs = (double)ns / 1e9;
+	size_t b = 0;
+	while (b < NFINE && secs > fine_s[b])
+		b++;
+	__atomic_add_fetch(&upstream_own.bucket[b], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&upstream_own.sum_ns, ns, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&upstream_own.count, 1, __ATOMIC_RELAXED);
+}
+
 static void route_label(const struct router *r, size_t i, char *out, size_t n)
 {
 	if (i == MAX_ROUTES) {
@@ -62,7 +80,7 @@ static void route_label(const struct router *r, size_t i, char *out, size_t n)
 
 void metrics_render(const struct router *r, struct buf *out)
 {
-	size_t nr = router_count(r);
+	size_t nr = r ? router_count(r) : 0; /* NULL: no routes (unmatched only) */
 	if (nr > MAX_ROUTES)
 		nr = MAX_ROUTES;
 	buf_puts(out, "# HELP atelier_http_requests_total HTTP requests by route and status.\n"
@@ -105,6 +123,22 @@ void metrics_render(const struct router *r, struct buf *out)
 		buf_printf(out, "atelier_http_request_duration_seconds_sum{%s} %.6f\n", label,
 			   (double)__atomic_load_n(&s->sum_ns, __ATOMIC_RELAXED) / 1e9);
 		buf_printf(out, "atelier_http_request_duration_seconds_count{%s} %" PRIu64 "\n", label, count);
+	}
+	uint64_t oc = __atomic_load_n(&upstream_own.count, __ATOMIC_RELAXED);
+	if (oc) {
+		buf_puts(out, "# HELP atelier_upstream_overhead_seconds A gateway's own time per upstream call, "
+			      "before it starts and after the upstream's answer ends.\n"
+			      "# TYPE atelier_upstream_overhead_seconds histogram\n");
+		uint64_t cum = 0;
+		for (size_t b = 0; b < NFINE; b++) {
+			cum += __atomic_load_n(&upstream_own.bucket[b], __ATOMIC_RELAXED);
+			buf_printf(out, "atelier_upstream_overhead_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", fine_s[b], cum);
+		}
+		cum += __atomic_load_n(&upstream_own.bucket[NFINE], __ATOMIC_RELAXED);
+		buf_printf(out, "atelier_upstream_overhead_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+		buf_printf(out, "atelier_upstream_overhead_seconds_sum %.6f\n",
+			   (double)__atomic_load_n(&upstream_own.sum_ns, __ATOMIC_RELAXED) / 1e9);
+		buf_printf(out, "atelier_upstream_overhead_seconds_count %" PRIu64 "\n", oc);
 	}
 	buf_printf(out, "# HELP atelier_http_requests_in_flight Requests being served now.\n"
 			"# TYPE atelier_http_requests_in_flight gauge\n"

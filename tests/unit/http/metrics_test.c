@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "http/http.h"
 
 static void classes_add_up(void **st)
@@ -33,10 +34,36 @@ static void classes_add_up(void **st)
 	assert_int_equal(b.in_flight, a.in_flight);
 }
 
+/* The gateway overhead histogram: cumulative buckets, +Inf, sum, count. */
+static void upstream_overhead_histogram(void **st)
+{
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	metrics_render(NULL, &out);
+	assert_null(strstr(out.data ? out.data : "", "atelier_upstream_overhead_seconds_count"));
+	metrics_upstream_overhead(50000);    /* 0.05 ms */
+	metrics_upstream_overhead(600000);   /* 0.6 ms */
+	metrics_upstream_overhead(3000000);  /* 3 ms */
+	metrics_upstream_overhead(500000000); /* 0.5 s: past the last bucket */
+	buf_free(&out);
+	buf_init(&out, 1 << 20);
+	metrics_render(NULL, &out);
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"0.0001\"} 1\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"0.0005\"} 1\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"0.00075\"} 2\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"0.005\"} 3\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"0.1\"} 3\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_bucket{le=\"+Inf\"} 4\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_count 4\n"));
+	assert_non_null(strstr(out.data, "atelier_upstream_overhead_seconds_sum 0.503650\n"));
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(classes_add_up),
+		cmocka_unit_test(upstream_overhead_histogram),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
