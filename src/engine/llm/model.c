@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/attn.h"
 #include "engine/quant.h"
 #include "engine/tensor.h"
 #include "engine/threads.h"
@@ -65,7 +66,8 @@ struct llm_ctx {
 	float *rope;          /* [B][n_rot/2][2] cos, sin */
 	void *act;            /* [B] quantized activation rows */
 	size_t act_stride;
-	float *scores;        /* [n_threads][n_ctx] */
+	float *scores;        /* [n_threads][n_head / n_head_kv][n_ctx] */
+	attn_fn attn;
 	float *kcache, *vcache;
 	uint32_t *slot_len;   /* [n_slots] */
 	float *logits;        /* [n_logits][n_vocab] */
@@ -450,7 +452,8 @@ int llm_ctx_new(struct llm_ctx **out, const struct llm_model *m, const struct ll
 	c->rope = zalloc(B * (hp->n_rot / 2 + 1) * 2, sizeof(float), &fail);
 	c->act_stride = (maxk * sizeof(float) + 63) / 64 * 64; /* the largest form is float */
 	c->act = zalloc(B, c->act_stride, &fail);
-	c->scores = zalloc((size_t)c->p.n_threads * c->p.n_ctx, sizeof(float), &fail);
+	c->scores = zalloc((size_t)c->p.n_threads * (hp->n_head / hp->n_head_kv) * c->p.n_ctx, sizeof(float), &fail);
+	c->attn = attn_kernel();
 	size_t kvn = (size_t)hp->n_layer * c->p.n_slots * c->p.n_ctx;
 	c->kcache = zalloc(kvn, kvd * sizeof(float), &fail);
 	c->vcache = zalloc(kvn, kvd * sizeof(float), &fail);
@@ -738,45 +741,28 @@ struct att_job {
 	atomic_size_t next;
 };
 
+/* One unit of work is a batch entry's KV head: the query heads that share it
+ * (grouped-query attention) read its keys and values in one kernel call. */
 static void att_worker(void *ctx, int ith, int nth)
 {
 	struct att_job *j = ctx;
 	struct llm_ctx *c = j->c;
 	const struct llm_hparams *hp = &c->m->hp;
 	size_t hd = hp->head_dim, kvd = (size_t)hp->n_head_kv * hd, qd = (size_t)hp->n_head * hd;
-	uint32_t group = hp->n_head / hp->n_head_kv;
-	float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+	size_t group = hp->n_head / hp->n_head_kv;
+	float *sc = c->scores + (size_t)ith * group * c->p.n_ctx;
 	float scale = 1.0f / sqrtf((float)hd);
-	const struct quant_kernel *kf = quant_kernel(TENSOR_F32);
-	size_t total = c->nb * hp->n_head;
+	size_t total = c->nb * hp->n_head_kv;
 	for (;;) {
 		size_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 		if (w >= total)
 			break;
-		size_t t = w / hp->n_head, h = w % hp->n_head, kvh = h / group;
+		size_t t = w / hp->n_head_kv, kvh = w % hp->n_head_kv;
 		const struct llm_tok *b = &c->batch[t];
-		size_t base = ((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * c->p.n_ctx;
-		const float *q = c->q + t * qd + h * hd;
-		float mx = -INFINITY;
-		for (int32_t p = 0; p <= b->pos; p++) {
-			const float *k = c->kcache + (base + (size_t)p) * kvd + kvh * hd;
-			sc[p] = kf->dot(hd, k, q) * scale;
-			if (sc[p] > mx)
-				mx = sc[p];
-		}
-		float sum = 0;
-		for (int32_t p = 0; p <= b->pos; p++) {
-			sc[p] = expf(sc[p] - mx);
-			sum += sc[p];
-		}
-		float *o = c->att + t * qd + h * hd;
-		memset(o, 0, hd * sizeof(float));
-		for (int32_t p = 0; p <= b->pos; p++) {
-			const float *v = c->vcache + (base + (size_t)p) * kvd + kvh * hd;
-			float a = sc[p] / sum;
-			for (size_t i = 0; i < hd; i++)
-				o[i] += a * v[i];
-		}
+		size_t base = (((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * c->p.n_ctx) * kvd + kvh * hd;
+		size_t h0 = kvh * group;
+		c->attn(hd, group, (size_t)b->pos + 1, c->q + t * qd + h0 * hd, c->kcache + base, c->vcache + base, kvd,
+			scale, sc, c->att + t * qd + h0 * hd);
 	}
 }
 
