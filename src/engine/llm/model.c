@@ -545,6 +545,7 @@ struct mm_part {
 	float *out;
 	size_t out_stride;
 	const float *bias;
+	bool add;      /* out += W·in (the residual stream) rather than out = */
 	size_t chunk0; /* index of the part's first chunk in the job */
 };
 
@@ -558,6 +559,7 @@ struct mm_part {
 struct mm_job {
 	struct mm_part part[MM_PARTS_MAX];
 	int n_parts;
+	bool glu; /* part 0 gate, part 1 up: each chunk does both, then out0 = silu(gate) * up */
 	const char *act;
 	size_t act_stride;
 	size_t n;
@@ -602,10 +604,16 @@ static void mm_rows(const struct mm_job *j, const struct mm_part *pt, size_t r0,
 							o[4 + q] = k->dot(w->n_in, rows[1], a[q]);
 						}
 					}
-					for (size_t q = 0; q < m; q++) {
-						out[(t + q) * os + r] = o[q] + b0;
-						out[(t + q) * os + r + 1] = o[4 + q] + b1;
-					}
+					if (pt->add)
+						for (size_t q = 0; q < m; q++) {
+							out[(t + q) * os + r] += o[q] + b0;
+							out[(t + q) * os + r + 1] += o[4 + q] + b1;
+						}
+					else
+						for (size_t q = 0; q < m; q++) {
+							out[(t + q) * os + r] = o[q] + b0;
+							out[(t + q) * os + r + 1] = o[4 + q] + b1;
+						}
 				}
 			}
 		}
@@ -622,11 +630,12 @@ static void mm_rows(const struct mm_job *j, const struct mm_part *pt, size_t r0,
 						a[q] = j->act + (t + q) * j->act_stride;
 					k->dot4(w->n_in, row, a, o);
 					for (int q = 0; q < 4; q++)
-						out[(t + q) * os + r] = o[q] + b;
+						out[(t + q) * os + r] = (pt->add ? out[(t + q) * os + r] : 0.0f) + o[q] + b;
 				}
 			}
 			for (; t < t1; t++)
-				out[t * os + r] = k->dot(w->n_in, row, j->act + t * j->act_stride) + b;
+				out[t * os + r] = (pt->add ? out[t * os + r] : 0.0f) +
+						  k->dot(w->n_in, row, j->act + t * j->act_stride) + b;
 		}
 	}
 }
@@ -645,6 +654,16 @@ static void mm_worker(void *ctx, int ith, int nth)
 		size_t r0 = (ci - pt->chunk0) * j->chunk;
 		size_t r1 = r0 + j->chunk < pt->w->n_out ? r0 + j->chunk : pt->w->n_out;
 		mm_rows(j, pt, r0, r1);
+		if (j->glu) {
+			/* SwiGLU on the columns just computed, while they are in cache */
+			const struct mm_part *up = &j->part[1];
+			mm_rows(j, up, r0, r1);
+			for (size_t t = 0; t < j->n; t++) {
+				float *g = pt->out + t * pt->out_stride, *u = up->out + t * up->out_stride;
+				for (size_t r = r0; r < r1; r++)
+					g[r] = g[r] / (1.0f + expf(-g[r])) * u[r];
+			}
+		}
 	}
 }
 
@@ -653,10 +672,10 @@ static void mm_worker(void *ctx, int ith, int nth)
  * the float rows in place; other types quantize them once for all parts
  * (every part's weights must have the same activation form). */
 static void matmul_parts(struct llm_ctx *c, const float *in, size_t in_stride, size_t n, struct mm_part *part,
-			 int n_parts)
+			 int n_parts, bool glu)
 {
 	const struct quant_kernel *k = part[0].w->k;
-	struct mm_job j = {.n_parts = n_parts, .n = n};
+	struct mm_job j = {.n_parts = n_parts, .n = n, .glu = glu};
 	if (k->act == QUANT_ACT_F32) {
 		j.act = (const char *)in;
 		j.act_stride = in_stride * sizeof(float);
@@ -670,7 +689,7 @@ static void matmul_parts(struct llm_ctx *c, const float *in, size_t in_stride, s
 		j.act_stride = c->act_stride;
 	}
 	size_t nth = (size_t)threads_count(c->pool), rows = 0;
-	for (int i = 0; i < n_parts; i++)
+	for (int i = 0; i < (glu ? 1 : n_parts); i++)
 		rows += part[i].w->n_out;
 	size_t chunk = rows / (nth * 16);
 	if (chunk < 4)
@@ -682,18 +701,19 @@ static void matmul_parts(struct llm_ctx *c, const float *in, size_t in_stride, s
 	for (int i = 0; i < n_parts; i++) {
 		j.part[i] = part[i];
 		j.part[i].chunk0 = j.n_chunks;
-		j.n_chunks += (part[i].w->n_out + chunk - 1) / chunk;
+		if (!glu || i == 0) /* a GLU job's chunks are the gate's; each does the up rows too */
+			j.n_chunks += (part[i].w->n_out + chunk - 1) / chunk;
 	}
 	atomic_init(&j.next, 0);
 	threads_run(c->pool, mm_worker, &j);
 }
 
-/* out[t][0..n_out) = W · in[t] (+ bias) for t < n. */
+/* out[t][0..n_out) = W · in[t] (+ bias) for t < n; with add, out[t] += W · in[t]. */
 static void matmul(struct llm_ctx *c, const struct mat *w, const float *in, size_t in_stride, size_t n, float *out,
-		   size_t out_stride, const float *bias)
+		   size_t out_stride, const float *bias, bool add)
 {
-	struct mm_part p = {w, out, out_stride, bias, 0};
-	matmul_parts(c, in, in_stride, n, &p, 1);
+	struct mm_part p = {w, out, out_stride, bias, add, 0};
+	matmul_parts(c, in, in_stride, n, &p, 1, false);
 }
 
 /* Two or three matrices on the same input: one job when their activation
@@ -704,10 +724,29 @@ static void matmul_fused(struct llm_ctx *c, const float *in, size_t in_stride, s
 	for (int i = 1; i < n_parts; i++)
 		if (part[i].w->k->act != part[0].w->k->act || part[i].w->n_in != part[0].w->n_in) {
 			for (int q = 0; q < n_parts; q++)
-				matmul_parts(c, in, in_stride, n, &part[q], 1);
+				matmul_parts(c, in, in_stride, n, &part[q], 1, false);
 			return;
 		}
-	matmul_parts(c, in, in_stride, n, part, n_parts);
+	matmul_parts(c, in, in_stride, n, part, n_parts, false);
+}
+
+/* SwiGLU's input half: gate[t] = silu(W_gate · in[t]) * (W_up · in[t]), up is
+ * scratch. One job; each chunk of rows applies the gate to its own columns. */
+static void matmul_glu(struct llm_ctx *c, const float *in, size_t in_stride, size_t n, const struct mat *w_gate,
+		       float *gate, const struct mat *w_up, float *up, size_t out_stride)
+{
+	struct mm_part p[2] = {{w_gate, gate, out_stride, NULL, false, 0}, {w_up, up, out_stride, NULL, false, 0}};
+	if (w_gate->k->act != w_up->k->act || w_gate->n_out != w_up->n_out) {
+		matmul_parts(c, in, in_stride, n, &p[0], 1, false);
+		matmul_parts(c, in, in_stride, n, &p[1], 1, false);
+		for (size_t t = 0; t < n; t++)
+			for (size_t r = 0; r < w_gate->n_out; r++) {
+				float g = gate[t * out_stride + r];
+				gate[t * out_stride + r] = g / (1.0f + expf(-g)) * up[t * out_stride + r];
+			}
+		return;
+	}
+	matmul_parts(c, in, in_stride, n, p, 2, true);
 }
 
 static void rmsnorm(float *o, const float *x, const float *w, size_t n, float eps)
@@ -820,8 +859,8 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		const struct layer *L = &m->layers[il];
 		for (size_t i = 0; i < n; i++)
 			rmsnorm(c->xb + i * D, c->x + i * D, L->attn_norm, D, hp->rms_eps);
-		struct mm_part qkv[3] = {{&L->wq, c->q, qd, L->bq, 0}, {&L->wk, c->k, kvd, L->bk, 0},
-					 {&L->wv, c->v, kvd, L->bv, 0}};
+		struct mm_part qkv[3] = {{&L->wq, c->q, qd, L->bq, false, 0}, {&L->wk, c->k, kvd, L->bk, false, 0},
+					 {&L->wv, c->v, kvd, L->bv, false, 0}};
 		matmul_fused(c, c->xb, D, n, qkv, 3);
 		for (size_t i = 0; i < n; i++) {
 			const float *cs = c->rope + i * (half + 1) * 2;
@@ -835,21 +874,12 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		struct att_job aj = {.c = c, .layer = il};
 		atomic_init(&aj.next, 0);
 		threads_run(c->pool, att_worker, &aj);
-		matmul(c, &L->wo, c->att, qd, n, c->xb, D, NULL);
-		for (size_t i = 0; i < n * D; i++)
-			c->x[i] += c->xb[i];
+		matmul(c, &L->wo, c->att, qd, n, c->x, D, NULL, true);
 
 		for (size_t i = 0; i < n; i++)
 			rmsnorm(c->xb + i * D, c->x + i * D, L->ffn_norm, D, hp->rms_eps);
-		struct mm_part gu[2] = {{&L->w_gate, c->hb, F, NULL, 0}, {&L->w_up, c->hb2, F, NULL, 0}};
-		matmul_fused(c, c->xb, D, n, gu, 2);
-		for (size_t i = 0; i < n * F; i++) {
-			float g = c->hb[i];
-			c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-		}
-		matmul(c, &L->w_down, c->hb, F, n, c->xb, D, NULL);
-		for (size_t i = 0; i < n * D; i++)
-			c->x[i] += c->xb[i];
+		matmul_glu(c, c->xb, D, n, &L->w_gate, c->hb, &L->w_up, c->hb2, F);
+		matmul(c, &L->w_down, c->hb, F, n, c->x, D, NULL, true);
 	}
 
 	/* A slot's length becomes its last position in this batch plus one: a
@@ -870,7 +900,7 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		}
 	}
 	if (r > 0) {
-		matmul(c, &m->output, c->xb, D, (size_t)r, c->logits, hp->n_vocab, NULL);
+		matmul(c, &m->output, c->xb, D, (size_t)r, c->logits, hp->n_vocab, NULL, false);
 	}
 	return 0;
 }
