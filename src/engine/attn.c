@@ -160,9 +160,22 @@ AVX2 static void attn_avx2(size_t hd, size_t group, size_t n_pos, const float *q
 		float inv = 1.0f / sum;
 		size_t c = 0;
 		for (; c + 32 <= hd; c += 32) {
-			__m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+			/* two positions per step into separate sums: each sum's FMA
+			 * chain then waits on its own latency half as often */
+			__m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, e0 = o0, e1 = o0, e2 = o0, e3 = o0;
 			const float *vp = v + c;
-			for (p = 0; p < n_pos; p++, vp += stride) {
+			for (p = 0; p + 2 <= n_pos; p += 2, vp += 2 * stride) {
+				__m256 a = _mm256_set1_ps(sc[p]), b = _mm256_set1_ps(sc[p + 1]);
+				o0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp), o0);
+				o1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 8), o1);
+				o2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 16), o2);
+				o3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 24), o3);
+				e0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vp + stride), e0);
+				e1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vp + stride + 8), e1);
+				e2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vp + stride + 16), e2);
+				e3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vp + stride + 24), e3);
+			}
+			if (p < n_pos) {
 				__m256 a = _mm256_set1_ps(sc[p]);
 				o0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp), o0);
 				o1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 8), o1);
@@ -170,17 +183,21 @@ AVX2 static void attn_avx2(size_t hd, size_t group, size_t n_pos, const float *q
 				o3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 24), o3);
 			}
 			__m256 vi = _mm256_set1_ps(inv);
-			_mm256_storeu_ps(o + c, _mm256_mul_ps(o0, vi));
-			_mm256_storeu_ps(o + c + 8, _mm256_mul_ps(o1, vi));
-			_mm256_storeu_ps(o + c + 16, _mm256_mul_ps(o2, vi));
-			_mm256_storeu_ps(o + c + 24, _mm256_mul_ps(o3, vi));
+			_mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_add_ps(o0, e0), vi));
+			_mm256_storeu_ps(o + c + 8, _mm256_mul_ps(_mm256_add_ps(o1, e1), vi));
+			_mm256_storeu_ps(o + c + 16, _mm256_mul_ps(_mm256_add_ps(o2, e2), vi));
+			_mm256_storeu_ps(o + c + 24, _mm256_mul_ps(_mm256_add_ps(o3, e3), vi));
 		}
 		for (; c < hd; c += 8) {
-			__m256 o0 = _mm256_setzero_ps();
+			__m256 o0 = _mm256_setzero_ps(), e0 = o0;
 			const float *vp = v + c;
-			for (p = 0; p < n_pos; p++, vp += stride)
+			for (p = 0; p + 2 <= n_pos; p += 2, vp += 2 * stride) {
 				o0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[p]), _mm256_loadu_ps(vp), o0);
-			_mm256_storeu_ps(o + c, _mm256_mul_ps(o0, _mm256_set1_ps(inv)));
+				e0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[p + 1]), _mm256_loadu_ps(vp + stride), e0);
+			}
+			if (p < n_pos)
+				o0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[p]), _mm256_loadu_ps(vp), o0);
+			_mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_add_ps(o0, e0), _mm256_set1_ps(inv)));
 		}
 	}
 }

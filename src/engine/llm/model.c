@@ -15,7 +15,8 @@
  *   q      [B][n_head*hd]     queries;  k, v [B][n_kv*hd]
  *   att    [B][n_head*hd]     attention output
  *   hb,hb2 [B][n_ff]          SwiGLU gate and up
- *   kcache [layer][slot][n_ctx][n_kv*hd], vcache likewise (float32)
+ *   kcache [layer][slot][n_kv][n_ctx][hd], vcache likewise (float32): a KV
+ *          head's positions are contiguous, so attention streams them
  */
 #include "engine/llm/model.h"
 
@@ -787,7 +788,7 @@ static void att_worker(void *ctx, int ith, int nth)
 	struct att_job *j = ctx;
 	struct llm_ctx *c = j->c;
 	const struct llm_hparams *hp = &c->m->hp;
-	size_t hd = hp->head_dim, kvd = (size_t)hp->n_head_kv * hd, qd = (size_t)hp->n_head * hd;
+	size_t hd = hp->head_dim, qd = (size_t)hp->n_head * hd;
 	size_t group = hp->n_head / hp->n_head_kv;
 	float *sc = c->scores + (size_t)ith * group * c->p.n_ctx;
 	float scale = 1.0f / sqrtf((float)hd);
@@ -798,9 +799,9 @@ static void att_worker(void *ctx, int ith, int nth)
 			break;
 		size_t t = w / hp->n_head_kv, kvh = w % hp->n_head_kv;
 		const struct llm_tok *b = &c->batch[t];
-		size_t base = (((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * c->p.n_ctx) * kvd + kvh * hd;
+		size_t base = ((((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * hp->n_head_kv + kvh) * c->p.n_ctx) * hd;
 		size_t h0 = kvh * group;
-		c->attn(hd, group, (size_t)b->pos + 1, c->q + t * qd + h0 * hd, c->kcache + base, c->vcache + base, kvd,
+		c->attn(hd, group, (size_t)b->pos + 1, c->q + t * qd + h0 * hd, c->kcache + base, c->vcache + base, hd,
 			scale, sc, c->att + t * qd + h0 * hd);
 	}
 }
@@ -866,10 +867,12 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 			const float *cs = c->rope + i * (half + 1) * 2;
 			rope_apply(hp, c->q + i * qd, hp->n_head, cs);
 			rope_apply(hp, c->k + i * kvd, hp->n_head_kv, cs);
-			size_t at = (((size_t)il * c->p.n_slots + (size_t)batch[i].slot) * c->p.n_ctx + (size_t)batch[i].pos) *
-				    kvd;
-			memcpy(c->kcache + at, c->k + i * kvd, kvd * sizeof(float));
-			memcpy(c->vcache + at, c->v + i * kvd, kvd * sizeof(float));
+			for (size_t h = 0; h < hp->n_head_kv; h++) {
+				size_t at = ((((size_t)il * c->p.n_slots + (size_t)batch[i].slot) * hp->n_head_kv + h) *
+						     c->p.n_ctx + (size_t)batch[i].pos) * hd;
+				memcpy(c->kcache + at, c->k + i * kvd + h * hd, hd * sizeof(float));
+				memcpy(c->vcache + at, c->v + i * kvd + h * hd, hd * sizeof(float));
+			}
 		}
 		struct att_job aj = {.c = c, .layer = il};
 		atomic_init(&aj.next, 0);
