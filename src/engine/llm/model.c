@@ -30,6 +30,7 @@
 #include "engine/quant.h"
 #include "engine/tensor.h"
 #include "engine/threads.h"
+#include "engine/vec.h"
 
 #define CTX_DEFAULT_CAP 4096
 
@@ -659,11 +660,8 @@ static void mm_worker(void *ctx, int ith, int nth)
 			/* SwiGLU on the columns just computed, while they are in cache */
 			const struct mm_part *up = &j->part[1];
 			mm_rows(j, up, r0, r1);
-			for (size_t t = 0; t < j->n; t++) {
-				float *g = pt->out + t * pt->out_stride, *u = up->out + t * up->out_stride;
-				for (size_t r = r0; r < r1; r++)
-					g[r] = g[r] / (1.0f + expf(-g[r])) * u[r];
-			}
+			for (size_t t = 0; t < j->n; t++)
+				vec_swiglu(pt->out + t * pt->out_stride + r0, up->out + t * up->out_stride + r0, r1 - r0);
 		}
 	}
 }
@@ -693,11 +691,11 @@ static void matmul_parts(struct llm_ctx *c, const float *in, size_t in_stride, s
 	for (int i = 0; i < (glu ? 1 : n_parts); i++)
 		rows += part[i].w->n_out;
 	size_t chunk = rows / (nth * 16);
-	if (chunk < 4)
-		chunk = 4;
+	if (chunk < 8)
+		chunk = 8;
 	if (chunk > 64)
 		chunk = 64;
-	chunk &= ~(size_t)1; /* even, so dot2x4 covers whole chunks */
+	chunk &= ~(size_t)7; /* whole pairs for dot2x4, whole vectors for vec_swiglu */
 	j.chunk = chunk;
 	for (int i = 0; i < n_parts; i++) {
 		j.part[i] = part[i];
@@ -741,10 +739,7 @@ static void matmul_glu(struct llm_ctx *c, const float *in, size_t in_stride, siz
 		matmul_parts(c, in, in_stride, n, &p[0], 1, false);
 		matmul_parts(c, in, in_stride, n, &p[1], 1, false);
 		for (size_t t = 0; t < n; t++)
-			for (size_t r = 0; r < w_gate->n_out; r++) {
-				float g = gate[t * out_stride + r];
-				gate[t * out_stride + r] = g / (1.0f + expf(-g)) * up[t * out_stride + r];
-			}
+			vec_swiglu(gate + t * out_stride, up + t * out_stride, w_gate->n_out);
 		return;
 	}
 	matmul_parts(c, in, in_stride, n, p, 2, true);
