@@ -412,13 +412,20 @@ DOT4_FLOAT(dot4_bf16_avx2, LOADW_BF16, SCALARW_BF16)
 				s1[q] = _mm256_fmadd_ps(w1, v, s1[q]);                                   \
 			}                                                                                \
 		}                                                                                        \
+		/* one reduction tree whatever M, so a token's result does not      \
+		 * depend on how many others share its pass (batch invariance) */  \
+		for (int q = M; q < 4; q++)                                                              \
+			s0[q] = s1[q] = _mm256_setzero_ps();                                             \
 		if (M == 4)                                                                              \
 			_mm256_storeu_ps(out, hsum8x8(s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3])); \
-		else                                                                                     \
-			_Pragma("GCC unroll 4") for (int q = 0; q < M; q++) {                            \
-				out[q] = hsum8(s0[q]);                                                   \
-				out[4 + q] = hsum8(s1[q]);                                               \
+		else {                                                                                   \
+			float all[8];                                                                    \
+			_mm256_storeu_ps(all, hsum8x8(s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3])); \
+			for (int q = 0; q < M; q++) {                                                    \
+				out[q] = all[q];                                                         \
+				out[4 + q] = all[4 + q];                                                 \
 			}                                                                                \
+		}                                                                                        \
 		for (; i < n; i++) {                                                                     \
 			const uint8_t *x = x0;                                                           \
 			float u0 = scalar_w(i);                                                          \
