@@ -7,7 +7,8 @@
  * activation rows while it is in cache), so prompt processing is
  * matrix-matrix and compute-bound, and generation (B = number of active
  * sequences) reads each weight once per step. Attention runs per (entry,
- * head) against that entry's slot of the KV cache.
+ * KV head) against that entry's slot of the KV cache (attn.c), covering the
+ * query heads that share the KV head in one pass.
  *
  * Layout conventions (llama2.c's habit: shapes in comments, rows first):
  *   x      [B][n_embd]        residual stream
