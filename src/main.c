@@ -33,7 +33,7 @@ static const struct command {
 	{"admin", cmd_admin, "admin create-user ... | grant --user ID --credits N --reason R   staff accounts, manual credit"},
 	{"run", cmd_run, "run MODEL.gguf -p TEXT [-n N] [--seed N] [--temp T] [--threads N] [--chat]   generate text"},
 	{"model", cmd_model, "model info MODEL.gguf       print a model's metadata and tensors"},
-	{"bench", cmd_bench, "bench MODEL.gguf [--threads N]   prompt and generation speed"},
+	{"bench", cmd_bench, "bench MODEL.gguf [--threads N] [--prompt N] [--gen N] [--seqs N]   prompt and generation speed (--seqs: batched decode of N sequences)"},
 	{"draw", cmd_draw, "draw MODEL.safetensors -p PROMPT [--steps N] [--seed N] [--guidance G] [--sampler ddim|euler] [--init IMG.png --strength S] -o OUT.png   generate an image"},
 	{"version", cmd_version, "version                     print the version"},
 	{"help", cmd_help, "help                        this text"},

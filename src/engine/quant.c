@@ -269,6 +269,17 @@ AVX2 static inline float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* The eight horizontal sums of a0..a7 as one vector (lane j: a_j's sum):
+ * a hadd tree then the two 128-bit halves added, 10 instructions where eight
+ * hsum8 take about 40. */
+AVX2 static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+				  __m256 a7)
+{
+	__m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+	__m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+	return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
 /* Sum of products of signed bytes x*y into 8 int32 lanes. */
 AVX2 static inline __m256i dot_i8(__m256i x, __m256i y)
 {
@@ -374,60 +385,84 @@ DOT4_FLOAT(dot4_f32_avx2, LOADW_F32, SCALARW_F32)
 DOT4_FLOAT(dot4_f16_avx2, LOADW_F16, SCALARW_F16)
 DOT4_FLOAT(dot4_bf16_avx2, LOADW_BF16, SCALARW_BF16)
 
-/* Two rows by four vectors, 8 values per step: 2 weight and 4 activation
- * loads feed 8 independent FMA chains (dot4 needs 5 loads per 4 FMAs). */
-#define DOT2X4_FLOAT(name, LOADW, scalar_w)                                                               \
-	AVX2 static void name(size_t n, const void *const w[2], const void *const a[4], float out[8])  \
+/* Two rows by M vectors, 8 values per step: 2 weight and M activation loads
+ * feed 2M independent FMA chains (dot4 needs 5 loads per 4 FMAs). M is a
+ * constant in every caller, so the loops over q unroll and the accumulators
+ * stay in registers. */
+#define DOT2XM_FLOAT(name, LOADW, scalar_w)                                                               \
+	AVX2 static inline __attribute__((always_inline)) void name(size_t n, const void *const w[2],  \
+								    const void *const a[4], int M, float out[8]) \
 	{                                                                                                \
 		const uint8_t *x0 = w[0], *x1 = w[1];                                                    \
-		const float *y0 = a[0], *y1 = a[1], *y2 = a[2], *y3 = a[3];                              \
-		__m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, \
-		       s12 = s00, s13 = s00;                                                             \
+		const float *y[4];                                                                       \
+		__m256 s0[4], s1[4];                                                                     \
+		_Pragma("GCC unroll 4") for (int q = 0; q < M; q++) {                                                            \
+			y[q] = a[q];                                                                     \
+			s0[q] = s1[q] = _mm256_setzero_ps();                                             \
+		}                                                                                        \
 		size_t i = 0;                                                                            \
 		for (; i + 8 <= n; i += 8) {                                                             \
 			const uint8_t *x = x0;                                                           \
 			__m256 w0 = LOADW(i);                                                            \
 			x = x1;                                                                          \
-			__m256 w1 = LOADW(i), v;                                                         \
-			v = _mm256_loadu_ps(y0 + i);                                                     \
-			s00 = _mm256_fmadd_ps(w0, v, s00);                                               \
-			s10 = _mm256_fmadd_ps(w1, v, s10);                                               \
-			v = _mm256_loadu_ps(y1 + i);                                                     \
-			s01 = _mm256_fmadd_ps(w0, v, s01);                                               \
-			s11 = _mm256_fmadd_ps(w1, v, s11);                                               \
-			v = _mm256_loadu_ps(y2 + i);                                                     \
-			s02 = _mm256_fmadd_ps(w0, v, s02);                                               \
-			s12 = _mm256_fmadd_ps(w1, v, s12);                                               \
-			v = _mm256_loadu_ps(y3 + i);                                                     \
-			s03 = _mm256_fmadd_ps(w0, v, s03);                                               \
-			s13 = _mm256_fmadd_ps(w1, v, s13);                                               \
+			__m256 w1 = LOADW(i);                                                            \
+			_Pragma("GCC unroll 4") for (int q = 0; q < M; q++) {                                                    \
+				__m256 v = _mm256_loadu_ps(y[q] + i);                                    \
+				s0[q] = _mm256_fmadd_ps(w0, v, s0[q]);                                   \
+				s1[q] = _mm256_fmadd_ps(w1, v, s1[q]);                                   \
+			}                                                                                \
 		}                                                                                        \
-		out[0] = hsum8(s00);                                                                     \
-		out[1] = hsum8(s01);                                                                     \
-		out[2] = hsum8(s02);                                                                     \
-		out[3] = hsum8(s03);                                                                     \
-		out[4] = hsum8(s10);                                                                     \
-		out[5] = hsum8(s11);                                                                     \
-		out[6] = hsum8(s12);                                                                     \
-		out[7] = hsum8(s13);                                                                     \
+		/* one reduction tree whatever M, so a token's result does not      \
+		 * depend on how many others share its pass (batch invariance) */  \
+		for (int q = M; q < 4; q++)                                                              \
+			s0[q] = s1[q] = _mm256_setzero_ps();                                             \
+		if (M == 4)                                                                              \
+			_mm256_storeu_ps(out, hsum8x8(s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3])); \
+		else {                                                                                   \
+			float all[8];                                                                    \
+			_mm256_storeu_ps(all, hsum8x8(s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3])); \
+			for (int q = 0; q < M; q++) {                                                    \
+				out[q] = all[q];                                                         \
+				out[4 + q] = all[4 + q];                                                 \
+			}                                                                                \
+		}                                                                                        \
 		for (; i < n; i++) {                                                                     \
 			const uint8_t *x = x0;                                                           \
 			float u0 = scalar_w(i);                                                          \
 			x = x1;                                                                          \
 			float u1 = scalar_w(i);                                                          \
-			out[0] += u0 * y0[i];                                                            \
-			out[1] += u0 * y1[i];                                                            \
-			out[2] += u0 * y2[i];                                                            \
-			out[3] += u0 * y3[i];                                                            \
-			out[4] += u1 * y0[i];                                                            \
-			out[5] += u1 * y1[i];                                                            \
-			out[6] += u1 * y2[i];                                                            \
-			out[7] += u1 * y3[i];                                                            \
+			_Pragma("GCC unroll 4") for (int q = 0; q < M; q++) {                                                    \
+				out[q] += u0 * y[q][i];                                                  \
+				out[4 + q] += u1 * y[q][i];                                              \
+			}                                                                                \
 		}                                                                                        \
 	}
-DOT2X4_FLOAT(dot2x4_f32_avx2, LOADW_F32, SCALARW_F32)
-DOT2X4_FLOAT(dot2x4_f16_avx2, LOADW_F16, SCALARW_F16)
-DOT2X4_FLOAT(dot2x4_bf16_avx2, LOADW_BF16, SCALARW_BF16)
+DOT2XM_FLOAT(dot2xm_f32, LOADW_F32, SCALARW_F32)
+DOT2XM_FLOAT(dot2xm_f16, LOADW_F16, SCALARW_F16)
+DOT2XM_FLOAT(dot2xm_bf16, LOADW_BF16, SCALARW_BF16)
+
+/* The fixed-M entry points: dot2x4, and dot2xn switching to an M of 1..3. */
+#define DOT2X_FLOAT(type)                                                                                 \
+	AVX2 static void dot2x4_##type##_avx2(size_t n, const void *const w[2], const void *const a[4],  \
+					      float out[8])                                              \
+	{                                                                                                \
+		dot2xm_##type(n, w, a, 4, out);                                                          \
+	}                                                                                                \
+	AVX2 static void dot2xn_##type##_avx2(size_t n, const void *const w[2], const void *const a[4],  \
+					      size_t m, float out[8])                                    \
+	{                                                                                                \
+		if (m == 1)                                                                              \
+			dot2xm_##type(n, w, a, 1, out);                                                  \
+		else if (m == 2)                                                                         \
+			dot2xm_##type(n, w, a, 2, out);                                                  \
+		else if (m == 3)                                                                         \
+			dot2xm_##type(n, w, a, 3, out);                                                  \
+		else                                                                                     \
+			dot2xm_##type(n, w, a, 4, out);                                                  \
+	}
+DOT2X_FLOAT(f32)
+DOT2X_FLOAT(f16)
+DOT2X_FLOAT(bf16)
 
 AVX2 static inline float f16s(const uint8_t *p)
 {
@@ -637,9 +672,9 @@ AVX2 static void dot4_q4_0_avx2(size_t n, const void *w, const void *const a[4],
 }
 
 static const struct quant_kernel avx2[TENSOR__MAX] = {
-	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, dot4_f32_avx2, "avx2", dot2x4_f32_avx2},
-	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, dot4_f16_avx2, "avx2", dot2x4_f16_avx2},
-	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, dot4_bf16_avx2, "avx2", dot2x4_bf16_avx2},
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, dot4_f32_avx2, "avx2", dot2x4_f32_avx2, dot2xn_f32_avx2},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, dot4_f16_avx2, "avx2", dot2x4_f16_avx2, dot2xn_f16_avx2},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, dot4_bf16_avx2, "avx2", dot2x4_bf16_avx2, dot2xn_bf16_avx2},
 	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_avx2, dot4_q8_0_avx2, "avx2"},
 	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_avx2, dot4_q4_0_avx2, "avx2"},
 	[TENSOR_Q4_K] = {QUANT_ACT_Q8_K, act_q8_k, dot_q4_k_avx2, NULL, "avx2"},

@@ -36,6 +36,9 @@ typedef void (*quant_dot4_fn)(size_t n, const void *w, const void *const a[4], f
  * dot(n, w[r], a[i]). Each weight vector and each activation vector is
  * loaded once for two products (float weights, where loads bound dot4). */
 typedef void (*quant_dot2x4_fn)(size_t n, const void *const w[2], const void *const a[4], float out[8]);
+/* dot2x4 for the last m = 1..3 vectors of a batch: out[r * 4 + i] for i < m
+ * (a[i] and out[r * 4 + i] for i >= m are not touched). */
+typedef void (*quant_dot2xn_fn)(size_t n, const void *const w[2], const void *const a[4], size_t m, float out[8]);
 
 struct quant_kernel {
 	enum quant_act act;
@@ -44,6 +47,7 @@ struct quant_kernel {
 	quant_dot4_fn dot4; /* NULL: call dot four times */
 	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
 	quant_dot2x4_fn dot2x4; /* NULL: call dot4 for each row */
+	quant_dot2xn_fn dot2xn; /* NULL: call dot for the last tokens */
 };
 
 /* The best kernel this CPU runs for weights of type t (enum tensor_type), or

@@ -283,9 +283,12 @@ static long peak_rss_kib(void)
 int cmd_bench(int argc, char **argv)
 {
 	const char *path = NULL;
-	uint32_t threads = 0, npp = 128, ntg = 32;
+	uint32_t threads = 0, npp = 128, ntg = 32, nseq = 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--seqs") && i + 1 < argc) {
+			if (parse_u32(argv[++i], &nseq) || nseq == 0 || nseq > 256)
+				return usage_err("bench", "--seqs must be 1..256");
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &threads) || threads == 0)
 				return usage_err("bench", "bad --threads");
 		} else if (!strcmp(argv[i], "--prompt") && i + 1 < argc) {
@@ -297,10 +300,10 @@ int cmd_bench(int argc, char **argv)
 		} else if (!path && argv[i][0] != '-')
 			path = argv[i];
 		else
-			return usage_err("bench", "usage: bench MODEL.gguf [--threads N] [--prompt N] [--gen N]");
+			return usage_err("bench", "usage: bench MODEL.gguf [--threads N] [--prompt N] [--gen N] [--seqs N]");
 	}
 	if (!path)
-		return usage_err("bench", "usage: bench MODEL.gguf [--threads N] [--prompt N] [--gen N]");
+		return usage_err("bench", "usage: bench MODEL.gguf [--threads N] [--prompt N] [--gen N] [--seqs N]");
 	struct errinfo e = {0};
 	struct llm_model *m = NULL;
 	struct llm_ctx *c = NULL;
@@ -311,7 +314,14 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	const struct llm_hparams *hp = llm_model_hparams(m);
-	struct llm_ctx_params p = {.n_ctx = npp + ntg + 1, .n_batch = npp < 256 ? npp : 256, .n_threads = (int)threads};
+	/* --seqs N: N sequences (slots) each get the prompt, then every
+	 * generation step is one batch of N decode tokens, as the server's
+	 * scheduler runs them under N clients. */
+	uint32_t nb = npp < 256 ? npp : 256;
+	if (nb < nseq)
+		nb = nseq;
+	struct llm_ctx_params p = {.n_ctx = npp + ntg + 1, .n_batch = nb, .n_slots = nseq, .n_logits = nseq,
+				   .n_threads = (int)threads};
 	if (llm_ctx_new(&c, m, &p, &e)) {
 		fail("bench", &e);
 		goto out;
@@ -327,34 +337,42 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	double t0 = now_s();
-	for (uint32_t i = 0; i < npp; i += cp->n_batch) {
-		uint32_t n = npp - i < cp->n_batch ? npp - i : cp->n_batch;
-		for (uint32_t j = 0; j < n; j++) {
-			x = x * 6364136223846793005ull + 1442695040888963407ull;
-			batch[j] = (struct llm_tok){(int32_t)((x >> 33) % hp->n_vocab), (int32_t)(i + j), 0, i + j == npp - 1};
+	for (uint32_t s = 0; s < nseq; s++)
+		for (uint32_t i = 0; i < npp; i += cp->n_batch) {
+			uint32_t n = npp - i < cp->n_batch ? npp - i : cp->n_batch;
+			for (uint32_t j = 0; j < n; j++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				batch[j] = (struct llm_tok){(int32_t)((x >> 33) % hp->n_vocab), (int32_t)(i + j),
+							    (int32_t)s, i + j == npp - 1};
+			}
+			if (llm_forward(c, batch, n, &e)) {
+				fail("bench", &e);
+				goto out;
+			}
 		}
-		if (llm_forward(c, batch, n, &e)) {
-			fail("bench", &e);
-			goto out;
-		}
-	}
 	double t1 = now_s();
 	for (uint32_t g = 0; g < ntg; g++) {
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		batch[0] = (struct llm_tok){(int32_t)((x >> 33) % hp->n_vocab), (int32_t)(npp + g), 0, true};
-		if (llm_forward(c, batch, 1, &e)) {
+		for (uint32_t s = 0; s < nseq; s++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			batch[s] = (struct llm_tok){(int32_t)((x >> 33) % hp->n_vocab), (int32_t)(npp + g), (int32_t)s,
+						    true};
+		}
+		if (llm_forward(c, batch, nseq, &e)) {
 			fail("bench", &e);
 			goto out;
 		}
 	}
 	double t2 = now_s();
-	double pp = npp / (t1 - t0), tg = ntg / (t2 - t1);
+	double pp = (double)npp * nseq / (t1 - t0), tg = (double)ntg * nseq / (t2 - t1);
 	double wb = (double)llm_model_weight_bytes(m);
 	const struct quant_kernel *k = quant_kernel(hp->wtype);
 	printf("model %s type %s threads %d isa %s\n", hp->arch_name, tensor_type_name(hp->wtype), cp->n_threads,
 	       k ? k->isa : "?");
 	printf("pp %u tokens: %.2f tok/s\n", npp, pp);
-	printf("tg %u tokens: %.2f tok/s\n", ntg, tg);
+	if (nseq > 1)
+		printf("tg %u tokens x %u sequences: %.2f tok/s\n", ntg, nseq, tg);
+	else
+		printf("tg %u tokens: %.2f tok/s\n", ntg, tg);
 	printf("weights per token: %.1f MiB; generation reads %.2f GB/s\n", wb / 1048576.0, wb * tg / 1e9);
 	printf("peak RSS: %.1f MiB\n", (double)peak_rss_kib() / 1024.0);
 	rc = 0;

@@ -7,7 +7,8 @@
  * activation rows while it is in cache), so prompt processing is
  * matrix-matrix and compute-bound, and generation (B = number of active
  * sequences) reads each weight once per step. Attention runs per (entry,
- * head) against that entry's slot of the KV cache.
+ * KV head) against that entry's slot of the KV cache (attn.c), covering the
+ * query heads that share the KV head in one pass.
  *
  * Layout conventions (llama2.c's habit: shapes in comments, rows first):
  *   x      [B][n_embd]        residual stream
@@ -15,7 +16,8 @@
  *   q      [B][n_head*hd]     queries;  k, v [B][n_kv*hd]
  *   att    [B][n_head*hd]     attention output
  *   hb,hb2 [B][n_ff]          SwiGLU gate and up
- *   kcache [layer][slot][n_ctx][n_kv*hd], vcache likewise (float32)
+ *   kcache [layer][slot][n_kv][n_ctx][hd], vcache likewise (float32): a KV
+ *          head's positions are contiguous, so attention streams them
  */
 #include "engine/llm/model.h"
 
@@ -25,9 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/attn.h"
 #include "engine/quant.h"
 #include "engine/tensor.h"
 #include "engine/threads.h"
+#include "engine/vec.h"
 
 #define CTX_DEFAULT_CAP 4096
 
@@ -65,10 +69,8 @@ struct llm_ctx {
 	float *rope;          /* [B][n_rot/2][2] cos, sin */
 	void *act;            /* [B] quantized activation rows */
 	size_t act_stride;
-	const float *act_src; /* what act holds (NULL: nothing valid) */
-	enum quant_act act_form;
-	size_t act_n;
-	float *scores;        /* [n_threads][n_ctx] */
+	float *scores;        /* [n_threads][n_head / n_head_kv][n_ctx] */
+	attn_fn attn;
 	float *kcache, *vcache;
 	uint32_t *slot_len;   /* [n_slots] */
 	float *logits;        /* [n_logits][n_vocab] */
@@ -453,7 +455,8 @@ int llm_ctx_new(struct llm_ctx **out, const struct llm_model *m, const struct ll
 	c->rope = zalloc(B * (hp->n_rot / 2 + 1) * 2, sizeof(float), &fail);
 	c->act_stride = (maxk * sizeof(float) + 63) / 64 * 64; /* the largest form is float */
 	c->act = zalloc(B, c->act_stride, &fail);
-	c->scores = zalloc((size_t)c->p.n_threads * c->p.n_ctx, sizeof(float), &fail);
+	c->scores = zalloc((size_t)c->p.n_threads * (hp->n_head / hp->n_head_kv) * c->p.n_ctx, sizeof(float), &fail);
+	c->attn = attn_kernel();
 	size_t kvn = (size_t)hp->n_layer * c->p.n_slots * c->p.n_ctx;
 	c->kcache = zalloc(kvn, kvd * sizeof(float), &fail);
 	c->vcache = zalloc(kvn, kvd * sizeof(float), &fail);
@@ -539,115 +542,208 @@ static void act_worker(void *ctx, int ith, int nth)
 		j->k->to_act(j->in + t * j->in_stride, j->out + t * j->out_stride, j->K);
 }
 
-struct mm_job {
+/* One weight matrix of a fused job and where its outputs go. */
+struct mm_part {
 	const struct mat *w;
-	const char *act;
-	size_t act_stride;
-	const int32_t *rows_in; /* which activation rows (NULL: 0..n-1) */
-	size_t n;
 	float *out;
 	size_t out_stride;
 	const float *bias;
+	bool add;      /* out += W·in (the residual stream) rather than out = */
+	size_t chunk0; /* index of the part's first chunk in the job */
+};
+
+#define MM_PARTS_MAX 3
+
+/* Several matrices applied to the same activations in one parallel job (Q, K
+ * and V; gate and up), so the threads meet once instead of once per matrix:
+ * for the small models a step's matmuls are a few MFLOP each and the meeting
+ * is a noticeable part of each. Threads claim chunks of rows; a chunk never
+ * straddles two parts. */
+struct mm_job {
+	struct mm_part part[MM_PARTS_MAX];
+	int n_parts;
+	bool glu; /* part 0 gate, part 1 up: each chunk does both, then out0 = silu(gate) * up */
+	const char *act;
+	size_t act_stride;
+	size_t n;
 	atomic_size_t next;
-	size_t chunk;
+	size_t chunk, n_chunks;
 };
 
 #define MM_TOKEN_BLOCK 8
 
-/* The activation row of token t. */
-static inline size_t act_row(const struct mm_job *j, size_t t)
+/* Rows r0..r1 of one part for every token. */
+static void mm_rows(const struct mm_job *j, const struct mm_part *pt, size_t r0, size_t r1)
 {
-	return j->rows_in ? (size_t)j->rows_in[t] : t;
+	const struct mat *w = pt->w;
+	const char *base = w->t->data;
+	const struct quant_kernel *k = w->k;
+	float *out = pt->out;
+	size_t os = pt->out_stride;
+	for (size_t t0 = 0; t0 < j->n; t0 += MM_TOKEN_BLOCK) {
+		size_t t1 = t0 + MM_TOKEN_BLOCK < j->n ? t0 + MM_TOKEN_BLOCK : j->n;
+		size_t r = r0;
+		if (k->dot2x4 && (t1 - t0 >= 4 || k->dot2xn)) {
+			/* two rows by four tokens per pass; the last 1..3 tokens
+			 * by two rows too when the kernel can (a lone dot costs
+			 * several times more per token) */
+			for (; r + 2 <= r1; r += 2) {
+				const void *rows[2] = {base + r * w->row_bytes, base + (r + 1) * w->row_bytes};
+				float b0 = pt->bias ? pt->bias[r] : 0.0f, b1 = pt->bias ? pt->bias[r + 1] : 0.0f;
+				size_t t = t0;
+				for (; t < t1; t += 4) {
+					size_t m = t1 - t < 4 ? t1 - t : 4;
+					const void *a[4];
+					float o[8];
+					for (size_t q = 0; q < m; q++)
+						a[q] = j->act + (t + q) * j->act_stride;
+					if (m == 4)
+						k->dot2x4(w->n_in, rows, a, o);
+					else if (k->dot2xn)
+						k->dot2xn(w->n_in, rows, a, m, o);
+					else {
+						for (size_t q = 0; q < m; q++) {
+							o[q] = k->dot(w->n_in, rows[0], a[q]);
+							o[4 + q] = k->dot(w->n_in, rows[1], a[q]);
+						}
+					}
+					if (pt->add)
+						for (size_t q = 0; q < m; q++) {
+							out[(t + q) * os + r] += o[q] + b0;
+							out[(t + q) * os + r + 1] += o[4 + q] + b1;
+						}
+					else
+						for (size_t q = 0; q < m; q++) {
+							out[(t + q) * os + r] = o[q] + b0;
+							out[(t + q) * os + r + 1] = o[4 + q] + b1;
+						}
+				}
+			}
+		}
+		for (; r < r1; r++) {
+			const void *row = base + r * w->row_bytes;
+			float b = pt->bias ? pt->bias[r] : 0.0f;
+			size_t t = t0;
+			if (k->dot4) {
+				/* four tokens per pass over the row's blocks */
+				for (; t + 4 <= t1; t += 4) {
+					const void *a[4];
+					float o[4];
+					for (int q = 0; q < 4; q++)
+						a[q] = j->act + (t + q) * j->act_stride;
+					k->dot4(w->n_in, row, a, o);
+					for (int q = 0; q < 4; q++)
+						out[(t + q) * os + r] = (pt->add ? out[(t + q) * os + r] : 0.0f) + o[q] + b;
+				}
+			}
+			for (; t < t1; t++)
+				out[t * os + r] = (pt->add ? out[t * os + r] : 0.0f) +
+						  k->dot(w->n_in, row, j->act + t * j->act_stride) + b;
+		}
+	}
 }
 
 static void mm_worker(void *ctx, int ith, int nth)
 {
 	struct mm_job *j = ctx;
-	const struct mat *w = j->w;
-	const char *base = w->t->data;
 	for (;;) {
-		size_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
-		if (r0 >= w->n_out)
+		size_t ci = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (ci >= j->n_chunks)
 			break;
-		size_t r1 = r0 + j->chunk < w->n_out ? r0 + j->chunk : w->n_out;
-		for (size_t t0 = 0; t0 < j->n; t0 += MM_TOKEN_BLOCK) {
-			size_t t1 = t0 + MM_TOKEN_BLOCK < j->n ? t0 + MM_TOKEN_BLOCK : j->n;
-			size_t r = r0;
-			if (w->k->dot2x4 && t1 - t0 >= 4) {
-				/* two rows by four tokens per pass */
-				for (; r + 2 <= r1; r += 2) {
-					const void *rows[2] = {base + r * w->row_bytes, base + (r + 1) * w->row_bytes};
-					float b0 = j->bias ? j->bias[r] : 0.0f, b1 = j->bias ? j->bias[r + 1] : 0.0f;
-					size_t t = t0;
-					for (; t + 4 <= t1; t += 4) {
-						const void *a[4];
-						float o[8];
-						for (int q = 0; q < 4; q++)
-							a[q] = j->act + act_row(j, t + q) * j->act_stride;
-						w->k->dot2x4(w->n_in, rows, a, o);
-						for (int q = 0; q < 4; q++) {
-							j->out[(t + q) * j->out_stride + r] = o[q] + b0;
-							j->out[(t + q) * j->out_stride + r + 1] = o[4 + q] + b1;
-						}
-					}
-					for (; t < t1; t++)
-						for (int k = 0; k < 2; k++)
-							j->out[t * j->out_stride + r + k] =
-								w->k->dot(w->n_in, rows[k], j->act + act_row(j, t) * j->act_stride) +
-								(k ? b1 : b0);
-				}
-			}
-			for (; r < r1; r++) {
-				const void *row = base + r * w->row_bytes;
-				float b = j->bias ? j->bias[r] : 0.0f;
-				size_t t = t0;
-				if (w->k->dot4) {
-					/* four tokens per pass over the row's blocks */
-					for (; t + 4 <= t1; t += 4) {
-						const void *a[4];
-						float o[4];
-						for (int q = 0; q < 4; q++)
-							a[q] = j->act + act_row(j, t + q) * j->act_stride;
-						w->k->dot4(w->n_in, row, a, o);
-						for (int q = 0; q < 4; q++)
-							j->out[(t + q) * j->out_stride + r] = o[q] + b;
-					}
-				}
-				for (; t < t1; t++)
-					j->out[t * j->out_stride + r] =
-						w->k->dot(w->n_in, row, j->act + act_row(j, t) * j->act_stride) + b;
-			}
+		int p = 0;
+		while (p + 1 < j->n_parts && ci >= j->part[p + 1].chunk0)
+			p++;
+		const struct mm_part *pt = &j->part[p];
+		size_t r0 = (ci - pt->chunk0) * j->chunk;
+		size_t r1 = r0 + j->chunk < pt->w->n_out ? r0 + j->chunk : pt->w->n_out;
+		mm_rows(j, pt, r0, r1);
+		if (j->glu) {
+			/* SwiGLU on the columns just computed, while they are in cache */
+			const struct mm_part *up = &j->part[1];
+			mm_rows(j, up, r0, r1);
+			for (size_t t = 0; t < j->n; t++)
+				vec_swiglu(pt->out + t * pt->out_stride + r0, up->out + t * up->out_stride + r0, r1 - r0);
 		}
 	}
 }
 
-/* out[t][0..n_out) = W · in[t] (+ bias) for t < n. in rows have stride
- * in_stride floats; the quantized form of in is reused across calls on the
- * same input (Q, K and V share it; so do gate and up). */
-static void matmul(struct llm_ctx *c, const struct mat *w, const float *in, size_t in_stride, size_t n, float *out,
-		   size_t out_stride, const float *bias)
+/* part[i].out[t][0..n_out) = W_i · in[t] (+ bias_i) for t < n, all parts in
+ * one parallel job. in rows have stride in_stride floats. Float weights read
+ * the float rows in place; other types quantize them once for all parts
+ * (every part's weights must have the same activation form). */
+static void matmul_parts(struct llm_ctx *c, const float *in, size_t in_stride, size_t n, struct mm_part *part,
+			 int n_parts, bool glu)
 {
-	if (c->act_src != in || c->act_form != w->k->act || c->act_n != n) {
-		struct act_job aj = {w->k, in, n, w->n_in, in_stride, c->act, c->act_stride};
+	const struct quant_kernel *k = part[0].w->k;
+	struct mm_job j = {.n_parts = n_parts, .n = n, .glu = glu};
+	if (k->act == QUANT_ACT_F32) {
+		j.act = (const char *)in;
+		j.act_stride = in_stride * sizeof(float);
+	} else {
+		struct act_job aj = {k, in, n, part[0].w->n_in, in_stride, c->act, c->act_stride};
 		if (n > 1)
 			threads_run(c->pool, act_worker, &aj);
 		else
 			act_worker(&aj, 0, 1);
-		c->act_src = in;
-		c->act_form = w->k->act;
-		c->act_n = n;
+		j.act = c->act;
+		j.act_stride = c->act_stride;
 	}
-	struct mm_job j = {.w = w, .act = c->act, .act_stride = c->act_stride, .n = n, .out = out,
-			   .out_stride = out_stride, .bias = bias};
-	size_t nth = (size_t)threads_count(c->pool);
-	size_t chunk = w->n_out / (nth * 16);
-	if (chunk < 4)
-		chunk = 4;
+	size_t nth = (size_t)threads_count(c->pool), rows = 0;
+	for (int i = 0; i < (glu ? 1 : n_parts); i++)
+		rows += part[i].w->n_out;
+	size_t chunk = rows / (nth * 16);
+	if (chunk < 8)
+		chunk = 8;
 	if (chunk > 64)
 		chunk = 64;
+	chunk &= ~(size_t)7; /* whole pairs for dot2x4, whole vectors for vec_swiglu */
 	j.chunk = chunk;
+	for (int i = 0; i < n_parts; i++) {
+		j.part[i] = part[i];
+		j.part[i].chunk0 = j.n_chunks;
+		if (!glu || i == 0) /* a GLU job's chunks are the gate's; each does the up rows too */
+			j.n_chunks += (part[i].w->n_out + chunk - 1) / chunk;
+	}
 	atomic_init(&j.next, 0);
 	threads_run(c->pool, mm_worker, &j);
+}
+
+/* out[t][0..n_out) = W · in[t] (+ bias) for t < n; with add, out[t] += W · in[t]. */
+static void matmul(struct llm_ctx *c, const struct mat *w, const float *in, size_t in_stride, size_t n, float *out,
+		   size_t out_stride, const float *bias, bool add)
+{
+	struct mm_part p = {w, out, out_stride, bias, add, 0};
+	matmul_parts(c, in, in_stride, n, &p, 1, false);
+}
+
+/* Two or three matrices on the same input: one job when their activation
+ * forms agree, else one each. */
+static void matmul_fused(struct llm_ctx *c, const float *in, size_t in_stride, size_t n, struct mm_part *part,
+			 int n_parts)
+{
+	for (int i = 1; i < n_parts; i++)
+		if (part[i].w->k->act != part[0].w->k->act || part[i].w->n_in != part[0].w->n_in) {
+			for (int q = 0; q < n_parts; q++)
+				matmul_parts(c, in, in_stride, n, &part[q], 1, false);
+			return;
+		}
+	matmul_parts(c, in, in_stride, n, part, n_parts, false);
+}
+
+/* SwiGLU's input half: gate[t] = silu(W_gate · in[t]) * (W_up · in[t]), up is
+ * scratch. One job; each chunk of rows applies the gate to its own columns. */
+static void matmul_glu(struct llm_ctx *c, const float *in, size_t in_stride, size_t n, const struct mat *w_gate,
+		       float *gate, const struct mat *w_up, float *up, size_t out_stride)
+{
+	struct mm_part p[2] = {{w_gate, gate, out_stride, NULL, false, 0}, {w_up, up, out_stride, NULL, false, 0}};
+	if (w_gate->k->act != w_up->k->act || w_gate->n_out != w_up->n_out) {
+		matmul_parts(c, in, in_stride, n, &p[0], 1, false);
+		matmul_parts(c, in, in_stride, n, &p[1], 1, false);
+		for (size_t t = 0; t < n; t++)
+			vec_swiglu(gate + t * out_stride, up + t * out_stride, w_gate->n_out);
+		return;
+	}
+	matmul_parts(c, in, in_stride, n, p, 2, true);
 }
 
 static void rmsnorm(float *o, const float *x, const float *w, size_t n, float eps)
@@ -681,45 +777,28 @@ struct att_job {
 	atomic_size_t next;
 };
 
+/* One unit of work is a batch entry's KV head: the query heads that share it
+ * (grouped-query attention) read its keys and values in one kernel call. */
 static void att_worker(void *ctx, int ith, int nth)
 {
 	struct att_job *j = ctx;
 	struct llm_ctx *c = j->c;
 	const struct llm_hparams *hp = &c->m->hp;
-	size_t hd = hp->head_dim, kvd = (size_t)hp->n_head_kv * hd, qd = (size_t)hp->n_head * hd;
-	uint32_t group = hp->n_head / hp->n_head_kv;
-	float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+	size_t hd = hp->head_dim, qd = (size_t)hp->n_head * hd;
+	size_t group = hp->n_head / hp->n_head_kv;
+	float *sc = c->scores + (size_t)ith * group * c->p.n_ctx;
 	float scale = 1.0f / sqrtf((float)hd);
-	const struct quant_kernel *kf = quant_kernel(TENSOR_F32);
-	size_t total = c->nb * hp->n_head;
+	size_t total = c->nb * hp->n_head_kv;
 	for (;;) {
 		size_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 		if (w >= total)
 			break;
-		size_t t = w / hp->n_head, h = w % hp->n_head, kvh = h / group;
+		size_t t = w / hp->n_head_kv, kvh = w % hp->n_head_kv;
 		const struct llm_tok *b = &c->batch[t];
-		size_t base = ((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * c->p.n_ctx;
-		const float *q = c->q + t * qd + h * hd;
-		float mx = -INFINITY;
-		for (int32_t p = 0; p <= b->pos; p++) {
-			const float *k = c->kcache + (base + (size_t)p) * kvd + kvh * hd;
-			sc[p] = kf->dot(hd, k, q) * scale;
-			if (sc[p] > mx)
-				mx = sc[p];
-		}
-		float sum = 0;
-		for (int32_t p = 0; p <= b->pos; p++) {
-			sc[p] = expf(sc[p] - mx);
-			sum += sc[p];
-		}
-		float *o = c->att + t * qd + h * hd;
-		memset(o, 0, hd * sizeof(float));
-		for (int32_t p = 0; p <= b->pos; p++) {
-			const float *v = c->vcache + (base + (size_t)p) * kvd + kvh * hd;
-			float a = sc[p] / sum;
-			for (size_t i = 0; i < hd; i++)
-				o[i] += a * v[i];
-		}
+		size_t base = ((((size_t)j->layer * c->p.n_slots + (size_t)b->slot) * hp->n_head_kv + kvh) * c->p.n_ctx) * hd;
+		size_t h0 = kvh * group;
+		c->attn(hd, group, (size_t)b->pos + 1, c->q + t * qd + h0 * hd, c->kcache + base, c->vcache + base, hd,
+			scale, sc, c->att + t * qd + h0 * hd);
 	}
 }
 
@@ -757,7 +836,6 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 			       c->p.n_logits);
 	c->batch = batch;
 	c->nb = n;
-	c->act_src = NULL;
 
 	size_t D = hp->n_embd, hd = hp->head_dim, qd = (size_t)hp->n_head * hd, kvd = (size_t)hp->n_head_kv * hd;
 	size_t F = hp->n_ff, half = hp->n_rot / 2;
@@ -778,40 +856,29 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		const struct layer *L = &m->layers[il];
 		for (size_t i = 0; i < n; i++)
 			rmsnorm(c->xb + i * D, c->x + i * D, L->attn_norm, D, hp->rms_eps);
-		c->act_src = NULL;
-		matmul(c, &L->wq, c->xb, D, n, c->q, qd, L->bq);
-		matmul(c, &L->wk, c->xb, D, n, c->k, kvd, L->bk);
-		matmul(c, &L->wv, c->xb, D, n, c->v, kvd, L->bv);
+		struct mm_part qkv[3] = {{&L->wq, c->q, qd, L->bq, false, 0}, {&L->wk, c->k, kvd, L->bk, false, 0},
+					 {&L->wv, c->v, kvd, L->bv, false, 0}};
+		matmul_fused(c, c->xb, D, n, qkv, 3);
 		for (size_t i = 0; i < n; i++) {
 			const float *cs = c->rope + i * (half + 1) * 2;
 			rope_apply(hp, c->q + i * qd, hp->n_head, cs);
 			rope_apply(hp, c->k + i * kvd, hp->n_head_kv, cs);
-			size_t at = (((size_t)il * c->p.n_slots + (size_t)batch[i].slot) * c->p.n_ctx + (size_t)batch[i].pos) *
-				    kvd;
-			memcpy(c->kcache + at, c->k + i * kvd, kvd * sizeof(float));
-			memcpy(c->vcache + at, c->v + i * kvd, kvd * sizeof(float));
+			for (size_t h = 0; h < hp->n_head_kv; h++) {
+				size_t at = ((((size_t)il * c->p.n_slots + (size_t)batch[i].slot) * hp->n_head_kv + h) *
+						     c->p.n_ctx + (size_t)batch[i].pos) * hd;
+				memcpy(c->kcache + at, c->k + i * kvd + h * hd, hd * sizeof(float));
+				memcpy(c->vcache + at, c->v + i * kvd + h * hd, hd * sizeof(float));
+			}
 		}
 		struct att_job aj = {.c = c, .layer = il};
 		atomic_init(&aj.next, 0);
 		threads_run(c->pool, att_worker, &aj);
-		c->act_src = NULL;
-		matmul(c, &L->wo, c->att, qd, n, c->xb, D, NULL);
-		for (size_t i = 0; i < n * D; i++)
-			c->x[i] += c->xb[i];
+		matmul(c, &L->wo, c->att, qd, n, c->x, D, NULL, true);
 
 		for (size_t i = 0; i < n; i++)
 			rmsnorm(c->xb + i * D, c->x + i * D, L->ffn_norm, D, hp->rms_eps);
-		c->act_src = NULL;
-		matmul(c, &L->w_gate, c->xb, D, n, c->hb, F, NULL);
-		matmul(c, &L->w_up, c->xb, D, n, c->hb2, F, NULL);
-		for (size_t i = 0; i < n * F; i++) {
-			float g = c->hb[i];
-			c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-		}
-		c->act_src = NULL;
-		matmul(c, &L->w_down, c->hb, F, n, c->xb, D, NULL);
-		for (size_t i = 0; i < n * D; i++)
-			c->x[i] += c->xb[i];
+		matmul_glu(c, c->xb, D, n, &L->w_gate, c->hb, &L->w_up, c->hb2, F);
+		matmul(c, &L->w_down, c->hb, F, n, c->x, D, NULL, true);
 	}
 
 	/* A slot's length becomes its last position in this batch plus one: a
@@ -832,8 +899,7 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		}
 	}
 	if (r > 0) {
-		c->act_src = NULL;
-		matmul(c, &m->output, c->xb, D, (size_t)r, c->logits, hp->n_vocab, NULL);
+		matmul(c, &m->output, c->xb, D, (size_t)r, c->logits, hp->n_vocab, NULL, false);
 	}
 	return 0;
 }

@@ -22,6 +22,8 @@ struct sampler {
 	struct sampler_params p;
 	uint32_t n_vocab;
 	struct cand *c;   /* [n_vocab] */
+	struct cand *tmp; /* [n_vocab] radix sort scratch */
+	uint64_t *kx;     /* [2][n_vocab] radix sort keys (key << 32 | index) */
 	uint32_t *count;  /* [n_vocab] occurrences in the history window */
 	int32_t *hist;    /* ring of repeat_last_n */
 	uint32_t nhist, hpos;
@@ -91,9 +93,11 @@ int sampler_new(struct sampler **out, const struct sampler_params *p, uint32_t n
 	s->p = *p;
 	s->n_vocab = n_vocab;
 	s->c = malloc(n_vocab * sizeof *s->c);
+	s->tmp = malloc(n_vocab * sizeof *s->tmp);
+	s->kx = malloc(2 * (size_t)n_vocab * sizeof *s->kx);
 	s->count = calloc(n_vocab, sizeof *s->count);
 	s->hist = malloc((p->repeat_last_n ? p->repeat_last_n : 1) * sizeof *s->hist);
-	if (!s->c || !s->count || !s->hist) {
+	if (!s->c || !s->tmp || !s->kx || !s->count || !s->hist) {
 		sampler_free(s);
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	}
@@ -107,6 +111,8 @@ void sampler_free(struct sampler *s)
 	if (!s)
 		return;
 	free(s->c);
+	free(s->tmp);
+	free(s->kx);
 	free(s->count);
 	free(s->hist);
 	free(s);
@@ -168,19 +174,63 @@ static void select_top(struct cand *c, size_t n, size_t k)
 		}
 }
 
-/* Candidates c[0..*sorted) are the best, in order; make c[0..i] so, doubling
- * the sorted head each time (every tail member ranks below the head, so the
- * next best of the tail extend it). Returns 1, for use in conditions. */
-static int ensure_sorted(struct cand *c, size_t m, size_t *sorted, size_t i)
+/* A key whose ascending unsigned order is cmp_desc's order of logits
+ * (largest first); -0 and +0 get one key, as they compare equal. */
+static uint32_t desc_key(float f)
 {
-	while (i >= *sorted && *sorted < m) {
-		size_t more = *sorted, left = m - *sorted;
-		if (more > left)
-			more = left;
-		if (more < left)
-			select_top(c + *sorted, left, more);
-		qsort(c + *sorted, more, sizeof *c, cmp_desc);
-		*sorted += more;
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if (u == 0x80000000u)
+		u = 0;
+	u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+	return ~u;
+}
+
+/* Sort c[0..n) by cmp_desc: a stable LSD radix sort of (logit key, index)
+ * pairs (four passes of 8 bits, kx holding 2n pairs), the candidates gathered
+ * through tmp, then runs of equal logits put in id order. The doubling
+ * partial sorts (heap selection plus qsort) this replaces cost up to 0.5 ms
+ * per token on a flat distribution over a 4k vocabulary. */
+static void sort_desc(struct cand *c, struct cand *tmp, uint64_t *kx, size_t n)
+{
+	uint64_t *src = kx, *dst = kx + n;
+	for (size_t i = 0; i < n; i++)
+		src[i] = (uint64_t)desc_key(c[i].logit) << 32 | i;
+	for (int shift = 32; shift < 64; shift += 8) {
+		size_t cnt[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			cnt[((src[i] >> shift) & 0xff) + 1]++;
+		for (int b = 0; b < 256; b++)
+			cnt[b + 1] += cnt[b];
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = c[(uint32_t)src[i]];
+	memcpy(c, tmp, n * sizeof *c);
+	for (size_t i = 1; i < n; i++) {
+		struct cand x = c[i];
+		size_t j = i;
+		while (j > 0 && c[j - 1].logit == x.logit && c[j - 1].id > x.id) {
+			c[j] = c[j - 1];
+			j--;
+		}
+		c[j] = x;
+	}
+}
+
+/* Candidates c[0..*sorted) are the best, in order; make c[0..i] so: the
+ * first time a walk passes the sorted head, the rest is sorted whole (every
+ * tail member ranks below the head, so the order is cmp_desc's). Returns 1,
+ * for use in conditions. */
+static int ensure_sorted(struct sampler *s, size_t m, size_t *sorted, size_t i)
+{
+	if (i >= *sorted && *sorted < m) {
+		sort_desc(s->c + *sorted, s->tmp, s->kx, m - *sorted);
+		*sorted = m;
 	}
 	return 1;
 }
@@ -230,7 +280,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 		size_t keep = m;
 		if (p->min_p > 0) {
 			float thr = s->c[0].prob * p->min_p;
-			for (keep = 1; keep < m && ensure_sorted(s->c, m, &sorted, keep) && s->c[keep].prob >= thr;
+			for (keep = 1; keep < m && ensure_sorted(s, m, &sorted, keep) && s->c[keep].prob >= thr;
 			     keep++)
 				;
 		}
@@ -241,7 +291,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 				tot += s->c[i].prob;
 			size_t i = 0;
 			for (; i < keep; i++) {
-				ensure_sorted(s->c, m, &sorted, i);
+				ensure_sorted(s, m, &sorted, i);
 				acc += s->c[i].prob;
 				if (acc >= p->top_p * tot) {
 					i++;
@@ -256,7 +306,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 		double r = uniform(s) * sum, acc = 0;
 		chosen = -1;
 		for (size_t i = 0; i < keep; i++) {
-			ensure_sorted(s->c, m, &sorted, i);
+			ensure_sorted(s, m, &sorted, i);
 			acc += s->c[i].prob;
 			if (r < acc) {
 				chosen = s->c[i].id;

@@ -194,8 +194,14 @@ static void test_matches_full_sort(void **state)
 		for (int draw = 0; draw < 200; draw++) {
 			for (int i = 0; i < BIGV; i++) {
 				lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-				/* a coarse grid makes ties; draw % 3 flattens the distribution */
+				/* a coarse grid makes ties; draw % 3 flattens the distribution;
+				 * odd draws span zero (negative logits, and -0 tied with +0) */
 				l[i] = (float)((lcg >> 40) % 64) / (draw % 3 ? 8.0f : 32.0f);
+				if (draw % 2) {
+					l[i] -= 32.0f / (draw % 3 ? 8.0f : 32.0f);
+					if (l[i] == 0.0f && (lcg >> 20) & 1)
+						l[i] = -0.0f;
+				}
 			}
 			int want = ref_sample(&g, l, BIGV, &p);
 			int got = sampler_sample(s, l, NULL);
