@@ -75,6 +75,9 @@ int db_begin_lazy(struct db_conn *c);
 int db_sync(struct db *db);
 /* Barriers run so far (tests). */
 uint64_t db_sync_count(struct db *db);
+/* Checkpoints the sync thread ran so far (tests). The log is checkpointed
+ * there, once it passes 1000 pages, never inside a request's commit. */
+uint64_t db_checkpoint_count(struct db *db);
 
 /* Run SQL with no parameters and no rows (DDL, pragmas). */
 int db_exec(struct db_conn *c, const char *sql);

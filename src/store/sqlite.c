@@ -17,7 +17,10 @@
  * the first lazy commit after a barrier, waits DB_LAZY_SYNC_MS (so one flush
  * covers every commit in that window) and rewrites the sync_barrier row with
  * a FULL commit on its own connection; that flushes the log up to and
- * including every earlier commit.
+ * including every earlier commit. The same thread runs the WAL checkpoints:
+ * a hook on every connection asks for one when the log passes 1000 pages,
+ * instead of SQLite's automatic checkpoint inside whichever commit crossed
+ * the line (a request would wait for megabytes to be copied and flushed).
  */
 #include "store/db.h"
 
@@ -56,13 +59,14 @@ struct db {
 	int n;
 	struct db_conn *conns;
 	int version;
-	/* the barrier: its own connection and thread, guarded by sync_mu */
+	/* the barrier and checkpoint thread: flags and counters under sync_mu
+	 * (never held across disk work), its own connection under conn_mu */
 	struct db_conn sync;
-	pthread_mutex_t sync_mu;
+	pthread_mutex_t sync_mu, conn_mu;
 	pthread_cond_t sync_cv;
 	pthread_t sync_thread;
-	bool sync_started, sync_stop, dirty;
-	uint64_t barriers;
+	bool sync_started, sync_stop, dirty, ckpt;
+	uint64_t barriers, checkpoints;
 };
 
 static int map_rc(int rc)
@@ -88,6 +92,29 @@ static int map_rc(int rc)
 	}
 }
 
+/* WAL pages after which a commit asks for a checkpoint (SQLite's own
+ * automatic checkpoint threshold, which this hook replaces). */
+#define WAL_CHECKPOINT_PAGES 1000
+
+/* After every commit, outside the write lock: a long log is checkpointed by
+ * the sync thread, not by the request that happened to commit the page that
+ * crossed the threshold (a checkpoint copies and flushes megabytes). */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+	(void)h;
+	(void)name;
+	struct db *db = arg;
+	if (pages >= WAL_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&db->sync_mu);
+		if (!db->ckpt) {
+			db->ckpt = true;
+			pthread_cond_signal(&db->sync_cv);
+		}
+		pthread_mutex_unlock(&db->sync_mu);
+	}
+	return SQLITE_OK;
+}
+
 static int open_conn(struct db_conn *c, const struct db_options *o, struct errinfo *e)
 {
 	int rc = sqlite3_open_v2(o->path, &c->h,
@@ -97,6 +124,7 @@ static int open_conn(struct db_conn *c, const struct db_options *o, struct errin
 			       c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
 	sqlite3_busy_timeout(c->h, o->busy_timeout_ms);
 	sqlite3_extended_result_codes(c->h, 1);
+	sqlite3_wal_hook(c->h, wal_hook, c->db);
 	static const char *const pragmas =
 		"PRAGMA journal_mode=WAL;"
 		"PRAGMA foreign_keys=ON;"
@@ -180,24 +208,48 @@ static int migrate(struct db *db, struct errinfo *e)
 	return ERR_OK;
 }
 
-/* With sync_mu held: one FULL commit of the barrier row. */
-static int barrier_locked(struct db *db)
+/* One FULL commit of the barrier row, which flushes the log through every
+ * earlier commit. sync_mu is not held across it: a lazy commit that sets
+ * the dirty flag meanwhile must not wait for this flush. */
+static int barrier(struct db *db)
 {
+	pthread_mutex_lock(&db->conn_mu);
+	pthread_mutex_lock(&db->sync_mu);
+	db->dirty = false; /* commits from now on ask for the next barrier */
+	pthread_mutex_unlock(&db->sync_mu);
 	struct db_conn *c = &db->sync;
-	db->dirty = false;
 	int rc = db_begin(c);
 	if (rc == ERR_OK)
 		rc = db_exec(c, "UPDATE sync_barrier SET n = n + 1 WHERE id = 1");
 	if (rc == ERR_OK)
 		rc = db_commit(c);
-	if (rc) {
+	if (rc)
 		db_rollback(c);
+	pthread_mutex_unlock(&db->conn_mu);
+	pthread_mutex_lock(&db->sync_mu);
+	if (rc) {
 		db->dirty = true; /* try again on the next round */
 		log_error("db.sync", "\"error\":\"%s\"", err_str(rc));
 	} else {
 		db->barriers++;
 	}
+	pthread_mutex_unlock(&db->sync_mu);
 	return rc;
+}
+
+/* A passive checkpoint: copies what no reader still needs into the
+ * database file, never waiting for (or blocking) readers and writers. */
+static void checkpoint(struct db *db)
+{
+	pthread_mutex_lock(&db->conn_mu);
+	int rc = sqlite3_wal_checkpoint_v2(db->sync.h, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	pthread_mutex_unlock(&db->conn_mu);
+	pthread_mutex_lock(&db->sync_mu);
+	if (rc == SQLITE_OK)
+		db->checkpoints++;
+	else
+		log_warn("db.checkpoint", "\"error\":\"%s\"", sqlite3_errstr(rc));
+	pthread_mutex_unlock(&db->sync_mu);
 }
 
 static void *sync_main(void *arg)
@@ -205,7 +257,7 @@ static void *sync_main(void *arg)
 	struct db *db = arg;
 	pthread_mutex_lock(&db->sync_mu);
 	for (;;) {
-		while (!db->dirty && !db->sync_stop)
+		while (!db->dirty && !db->ckpt && !db->sync_stop)
 			pthread_cond_wait(&db->sync_cv, &db->sync_mu);
 		if (db->dirty && !db->sync_stop) {
 			/* gather the commits of the next few milliseconds into one flush */
@@ -217,9 +269,15 @@ static void *sync_main(void *arg)
 			while (!db->sync_stop && pthread_cond_timedwait(&db->sync_cv, &db->sync_mu, &t) == 0)
 				;
 		}
-		if (db->dirty)
-			barrier_locked(db);
-		if (db->sync_stop)
+		bool dirty = db->dirty, ckpt = db->ckpt, stop = db->sync_stop;
+		db->ckpt = false;
+		pthread_mutex_unlock(&db->sync_mu);
+		if (dirty)
+			barrier(db);
+		if (ckpt && !stop)
+			checkpoint(db);
+		pthread_mutex_lock(&db->sync_mu);
+		if (stop)
 			break;
 	}
 	pthread_mutex_unlock(&db->sync_mu);
@@ -228,10 +286,15 @@ static void *sync_main(void *arg)
 
 int db_sync(struct db *db)
 {
+	return barrier(db);
+}
+
+uint64_t db_checkpoint_count(struct db *db)
+{
 	pthread_mutex_lock(&db->sync_mu);
-	int rc = barrier_locked(db);
+	uint64_t n = db->checkpoints;
 	pthread_mutex_unlock(&db->sync_mu);
-	return rc;
+	return n;
 }
 
 uint64_t db_sync_count(struct db *db)
@@ -252,6 +315,9 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 	if (!db)
 		return ERR_NOMEM;
 	db->sync.db = db;
+	pthread_mutex_init(&db->sync_mu, NULL);
+	pthread_mutex_init(&db->conn_mu, NULL);
+	pthread_cond_init(&db->sync_cv, NULL);
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
 	db->n = o->pool > 0 ? o->pool : 1;
@@ -265,8 +331,6 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 		if (rc == ERR_OK && i == 0)
 			rc = migrate(db, e);
 	}
-	pthread_mutex_init(&db->sync_mu, NULL);
-	pthread_cond_init(&db->sync_cv, NULL);
 	db->sync.db = db;
 	if (rc == ERR_OK)
 		rc = open_conn(&db->sync, o, e);
@@ -304,8 +368,6 @@ void db_close(struct db *db)
 		pthread_cond_signal(&db->sync_cv);
 		pthread_mutex_unlock(&db->sync_mu);
 		pthread_join(db->sync_thread, NULL); /* runs a last barrier if one is due */
-		pthread_mutex_destroy(&db->sync_mu);
-		pthread_cond_destroy(&db->sync_cv);
 	}
 	close_conn(&db->sync);
 	for (int i = 0; db->conns && i < db->n; i++)
@@ -313,6 +375,9 @@ void db_close(struct db *db)
 	free(db->conns);
 	pthread_mutex_destroy(&db->mu);
 	pthread_cond_destroy(&db->cv);
+	pthread_mutex_destroy(&db->sync_mu);
+	pthread_mutex_destroy(&db->conn_mu);
+	pthread_cond_destroy(&db->sync_cv);
 	free(db);
 }
 

@@ -123,6 +123,29 @@ static void lazy_commit_then_barrier(void **st)
 	db_close(db);
 }
 
+/* A log past 1000 pages is checkpointed by the sync thread. */
+static void checkpoints_in_background(void **st)
+{
+	struct db *db = open_db(1);
+	struct db_conn *c = db_get(db);
+	uint64_t before = db_checkpoint_count(db);
+	assert_int_equal(db_exec(c, "CREATE TABLE big (b BLOB)"), ERR_OK);
+	struct db_stmt *s;
+	for (int i = 0; i < 300; i++) { /* 300 commits of 16 KiB: over 1000 pages */
+		assert_int_equal(db_begin_lazy(c), ERR_OK);
+		assert_int_equal(db_prepare(c, "INSERT INTO big VALUES (zeroblob(16384))", &s), ERR_OK);
+		assert_int_equal(db_step(s), 0);
+		db_done(s);
+		assert_int_equal(db_commit(c), ERR_OK);
+	}
+	for (int i = 0; i < 300 && db_checkpoint_count(db) == before; i++)
+		usleep(10 * 1000);
+	assert_true(db_checkpoint_count(db) > before);
+	assert_int_equal(int_query(c, "SELECT COUNT(*) FROM big"), 300);
+	db_put(c);
+	db_close(db);
+}
+
 static void transaction_all_or_nothing(void **st)
 {
 	struct db *db = open_db(1);
@@ -230,6 +253,7 @@ int main(void)
 		cmocka_unit_test(migrations_apply_once),
 		cmocka_unit_test(transaction_all_or_nothing),
 		cmocka_unit_test(lazy_commit_then_barrier),
+		cmocka_unit_test(checkpoints_in_background),
 		cmocka_unit_test(audit_is_append_only),
 		cmocka_unit_test(unique_violation_is_exists),
 		cmocka_unit_test(pool_serialises_writers),
