@@ -35,6 +35,7 @@ struct fwd {
 	int phase;               /* 0: waiting, 1: first bytes (status known), 2: ended before any byte */
 	long status;
 	bool sse;                /* upstream answers with text/event-stream */
+	bool passthrough;        /* a non-streamed answer over WHOLE_MAX: copied as it comes */
 	struct http_stream *s;   /* set by the handler after phase 1 */
 	bool opened;
 	char url[CONFIG_STR + 64], auth[CONFIG_STR + 32], model[64];
@@ -104,6 +105,8 @@ static int sse_line(struct fwd *f, const char *l, size_t n)
 	return rc ? 1 : 0;
 }
 
+#define WHOLE_MAX (16u << 20) /* a non-streamed answer kept whole */
+
 static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
 {
 	struct fwd *f = ud;
@@ -122,10 +125,19 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
 	if (f->status == 401 || f->status == 403)
 		return n; /* the handler answered 502 itself */
 	if (!f->sse || f->status != 200) {
-		if (f->whole.len + n <= (16u << 20))
-			buf_append(&f->whole, p, n);
+		if (!f->passthrough && f->whole.len + n <= WHOLE_MAX) {
+			/* kept whole, sent at the end: errors as they are, a 200
+			 * answer with our model name */
+			return buf_append(&f->whole, p, n) ? 0 : n;
+		}
 		if (f->status != 200)
-			return n; /* sent whole at the end, model name fixed */
+			return n; /* an error body this long is cut at WHOLE_MAX */
+		/* too long to keep: what is kept, then the rest, as they are */
+		if (!f->passthrough) {
+			f->passthrough = true;
+			if (f->whole.len && http_stream_write(f->s, f->whole.data, f->whole.len))
+				return 0;
+		}
 		return http_stream_write(f->s, p, n) ? 0 : n;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -236,9 +248,19 @@ static void work(void *arg)
 	if (f->s && !http_stream_gone(f->s)) {
 		if (f->status != 200 && f->status != 401 && f->status != 403 && f->whole.len)
 			http_stream_write(f->s, f->whole.data, f->whole.len);
-		else if (f->status == 200 && !f->sse) {
+		else if (f->status == 200 && !f->sse && !f->passthrough) {
 			json_t *v = json_loadb(f->whole.data ? f->whole.data : "", f->whole.len, 0, NULL);
 			take_usage(f, json_object_get(v, "usage"));
+			char *out = NULL;
+			if (json_is_object(v) && json_object_get(v, "model")) {
+				json_object_set_new(v, "model", json_string(f->model)); /* ours, as in streams */
+				out = json_dumps(v, JSON_COMPACT);
+			}
+			if (out)
+				http_stream_write(f->s, out, strlen(out));
+			else if (f->whole.len) /* not JSON we can edit: as it came */
+				http_stream_write(f->s, f->whole.data, f->whole.len);
+			free(out);
 			json_decref(v);
 		}
 		if (cc != CURLE_OK && f->status == 200 && f->sse)
@@ -295,7 +317,7 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 	f->price_p = m->price_prompt;
 	f->price_c = m->price_completion;
 	buf_init(&f->line, 1 << 20);
-	buf_init(&f->whole, 16u << 20);
+	buf_init(&f->whole, WHOLE_MAX);
 	snprintf(f->model, sizeof f->model, "%s", m->name);
 	snprintf(f->owner, sizeof f->owner, "%s", req->who.user_id);
 	snprintf(f->key_id, sizeof f->key_id, "%s", req->who.key_id);

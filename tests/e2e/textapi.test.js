@@ -287,6 +287,7 @@ describe('upstream backend: Atelier in front of Atelier (REQ: GEN-8)', () => {
     const body = { model: 'remote', messages: [{ role: 'user', content: 'via gateway' }], max_tokens: 8, seed: 11 };
     const r = await ai.chat.completions.create(body);
     assert.equal(r.choices.length, 1);
+    assert.equal(r.model, 'remote', 'our model name, as in streamed chunks');
     assert.ok(r.usage.completion_tokens >= 1);
     const direct = await sdk(up, upKey).chat.completions.create({ ...body, model: 'tiny' });
     assert.equal(r.choices[0].message.content, direct.choices[0].message.content);
