@@ -93,11 +93,14 @@ describe('studio in chromium', () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     tmp = mkdtempSync(join(tmpdir(), 'atelier-browser-'));
-    // the engine tests' small random llama, with room for a long reply (Stop)
+    // the engine tests' small random llama; and a wider one that takes a few
+    // milliseconds a token (its weights are read from memory for each one),
+    // so a long reply is still being generated when the Stop test stops it
     const gen = spawnSync('/usr/bin/python3', ['-c',
       'import sys; sys.path.insert(0, sys.argv[1]); import make_test_models as m; '
-      + 'm.write_model(sys.argv[2], "llama", "F32", dict(m.SMALL, ctx=4096))',
-      join(root, 'tools'), join(tmp, 'tiny.gguf')], { encoding: 'utf8' });
+      + 'm.write_model(sys.argv[2], "llama", "F32", dict(m.SMALL, ctx=4096)); '
+      + 'm.write_model(sys.argv[3], "llama", "F32", dict(m.SMALL, dim=512, layers=4, heads=8, kv=4, ffn=1408, ctx=4096))',
+      join(root, 'tools'), join(tmp, 'tiny.gguf'), join(tmp, 'slow.gguf')], { encoding: 'utf8' });
     assert.equal(gen.status, 0, `make_test_models.py: ${gen.stderr}`);
     smtp = await startSmtp();
     const port = await freePort();
@@ -107,6 +110,7 @@ describe('studio in chromium', () => {
         server: { public_url: `http://127.0.0.1:${port}` },
         mail: { smtp_url: smtp.url },
         'model.tiny': { path: join(tmp, 'tiny.gguf'), price_prompt: '0.5', price_completion: '1' },
+        'model.slow': { path: join(tmp, 'slow.gguf'), price_prompt: '0.5', price_completion: '1' },
         credits: { signup_grant: '10' },
       },
     });
@@ -220,7 +224,7 @@ describe('studio in chromium', () => {
 
   test('chat: model picker, parameters, the reply streams in as it is generated (REQ: GEN-1, REQ: GEN-8)', async () => {
     await page.getByLabel('Model').waitFor();
-    assert.deepEqual(await page.getByLabel('Model').locator('option').allTextContents(), ['tiny']);
+    assert.deepEqual(await page.getByLabel('Model').locator('option').allTextContents(), ['tiny', 'slow']);
     await page.getByLabel('Max tokens').fill('48');
     await page.getByLabel('Seed').fill('7');
     await page.getByLabel('Temperature').fill('0.9');
@@ -382,7 +386,9 @@ describe('studio in chromium', () => {
     await page.getByLabel('Model').waitFor();
     const usage = () => page.evaluate(async () => (await (await fetch('/api/usage')).json()).totals);
     const before = await usage();
-    // greedy decoding of this model runs to the token limit: 3000 tokens take ~10 s here
+    // greedy decoding of this model runs to the token limit: 3000 tokens of the
+    // wide model take several seconds (the small one is done in well under one)
+    await page.getByLabel('Model').selectOption('slow');
     await page.getByLabel('Temperature').fill('0');
     await page.getByLabel('Max tokens').fill('3000');
     await page.getByLabel('Message').fill('Write a very long story.');
@@ -413,6 +419,7 @@ describe('studio in chromium', () => {
     await page.waitForTimeout(300);
     assert.equal(await reply.textContent().then((t) => t.length), shown, 'nothing arrives after Stop');
     await page.getByLabel('Temperature').fill('0.7');
+    await page.getByLabel('Model').selectOption('tiny');
   });
 
   test('issue 9: chat history only when switched on: saved after each reply, listed and reopened after leaving, all deleted when switched off', async () => {
