@@ -374,11 +374,20 @@ static int advance(struct textgen *g, struct seq *s, const float *logits)
 			finish(g, s, LLM_FINISH_STOP, 0);
 			return 1;
 		}
+	size_t from = s->text.len;
 	int rc = tok_decode_piece(g->tok, &s->st, tok, &s->text);
 	if (rc) {
 		finish(g, s, LLM_FINISH_STOP, rc);
 		return 1;
 	}
+	/* No NUL in generated text: a byte-level vocabulary can sample the byte
+	 * 0x00, which no client wants in a reply and many cannot carry (C
+	 * strings; JSON parsers that refuse \u0000, as ours does). */
+	size_t w = from;
+	for (size_t r = from; r < s->text.len; r++)
+		if (s->text.data[r])
+			s->text.data[w++] = s->text.data[r];
+	s->text.len = w;
 	const char *text = s->text.data ? s->text.data : "";
 	const float *lg = s->p.want_logits ? logits : NULL;
 	const char *hit = find_stop(text, s->text.len, s->p.stop, s->p.n_stop);

@@ -156,11 +156,40 @@ static void queue_bound_and_cancel(void **st)
 	textgen_close(g);
 }
 
+/* The test model's vocabulary is bytes: hot sampling draws the byte 0x00
+ * among the others, and none of it reaches the text (the studio could not
+ * save a reply with a NUL, and JSON parsers refuse \u0000). */
+static void no_nul_in_text(void **st)
+{
+	struct textgen *g;
+	struct errinfo e = {0};
+	struct textgen_options o = {.path = model, .n_ctx = 512, .threads = 1, .n_slots = 4};
+	assert_int_equal(textgen_open(&g, &o, &e), 0);
+	int32_t ids[3] = {1, 70, 71};
+	struct textgen_params p;
+	static struct rec r[8];
+	size_t total = 0;
+	for (int i = 0; i < 8; i++) {
+		params(&p, 100 + i, 400);
+		p.sp.temperature = 50.0f; /* nearly uniform over the 259 tokens */
+		memset(&r[i], 0, sizeof r[i]);
+		assert_int_equal(textgen_submit(g, ids, 3, 1, &p, &cb, &r[i], &e), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		wait_done(&r[i], 1);
+		assert_null(memchr(r[i].text[0], 0, r[i].len[0]));
+		total += r[i].n_gen[0];
+	}
+	assert_true(total > 1000); /* enough draws that 0x00 came up (p > 0.98) */
+	textgen_close(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(batched_equals_alone),
 		cmocka_unit_test(queue_bound_and_cancel),
+		cmocka_unit_test(no_nul_in_text),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
