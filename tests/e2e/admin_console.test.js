@@ -125,7 +125,7 @@ describe('admin console', () => {
     assert.deepEqual(log.json.events, [], 'a refused attempt is no access');
   });
 
-  test('metrics: figures only, for support and admins; the counts move (REQ: SEC-5)', async () => {
+  test('metrics: figures only, for support and admins; the counts move (REQ: SEC-5, REQ: USE-4)', async () => {
     const read = async (c = admin) => {
       const r = await c.req('GET', '/api/admin/metrics');
       assert.equal(r.status, 200, r.text);
@@ -173,6 +173,15 @@ describe('admin console', () => {
     const m3 = (await read(support)).json;
     assert.equal(m3.privacy_requests.open, m2.privacy_requests.open + 1, 'open requests count');
     assert.ok(m3.uptime_seconds >= m0.uptime_seconds);
+
+    // the operator's Prometheus figures are aggregates too: routes by their
+    // pattern (the restriction calls above named users by id), no person
+    const prom = await api(srv.url, 'GET', '/metrics');
+    assert.equal(prom.status, 200);
+    assert.match(prom.text, /route="\/api\/admin\/users\/\{id\}\/restriction"/);
+    for (const p of [...Object.values(people), { id: u.id, p: {} }]) {
+      for (const v of [p.id, p.p.username, p.p.email].filter(Boolean)) assert.ok(!prom.text.includes(v), 'no personal data in /metrics');
+    }
 
     // support reads it; a plain user and nobody cannot
     r = await plain.req('GET', '/api/admin/metrics');
