@@ -28,17 +28,9 @@ static void user_row(const struct store_user *u, void *arg)
 static void search(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct errinfo e = {0};
-	const char *limit_s = http_query(req, "limit");
-	int limit = 50;
-	if (limit_s) {
-		char *end;
-		long l = strtol(limit_s, &end, 10);
-		if (*end || l < 1 || l > 500) {
-			err_set(&e, ERR_INVALID, "limit", "limit must be 1 to 500");
-			return api_error(res, ERR_INVALID, &e);
-		}
-		limit = (int)l;
-	}
+	int limit;
+	if (api_query_limit(req, 50, 500, &limit, &e))
+		return api_error(res, ERR_INVALID, &e);
 	json_t *a = json_array();
 	int rc = acct_admin_search(ctx, req->who.user_id, http_query(req, "q"), http_query(req, "email"),
 				   limit, user_row, a, req->client_ip, &e);
@@ -77,20 +69,13 @@ static void audit_row(const struct store_audit_row *r, void *arg)
 
 static void audit(struct http_request *req, struct http_response *res, void *ctx)
 {
-	const char *limit_s = http_query(req, "limit");
-	long limit = 100;
-	if (limit_s) {
-		char *end;
-		limit = strtol(limit_s, &end, 10);
-		if (*end || limit < 1 || limit > 1000) {
-			struct errinfo e = {0};
-			err_set(&e, ERR_INVALID, "limit", "limit must be 1 to 1000");
-			return api_error(res, ERR_INVALID, &e);
-		}
-	}
+	struct errinfo e = {0};
+	int limit;
+	if (api_query_limit(req, 100, 1000, &limit, &e))
+		return api_error(res, ERR_INVALID, &e);
 	json_t *a = json_array();
 	int rc = acct_admin_audit(ctx, req->who.user_id, http_query(req, "subject"),
-				  http_query(req, "event"), (int)limit, audit_row, a, req->client_ip);
+				  http_query(req, "event"), limit, audit_row, a, req->client_ip);
 	if (rc) {
 		json_decref(a);
 		return api_error(res, rc, NULL);

@@ -7,6 +7,7 @@
 #include "api/api.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "service/accounts.h"
@@ -73,6 +74,20 @@ size_t api_tables(const struct route **out, size_t max, int with_debug)
 	if (with_debug && n < max)
 		out[n++] = api_privacy_debug_routes;
 	return n;
+}
+
+int api_query_limit(struct http_request *req, int dflt, int max, int *out, struct errinfo *e)
+{
+	const char *s = http_query(req, "limit");
+	*out = dflt;
+	if (!s)
+		return ERR_OK;
+	char *end;
+	long l = strtol(s, &end, 10);
+	if (end == s || *end || l < 1 || l > max)
+		return err_set(e, ERR_INVALID, "limit", "limit must be 1 to %d", max);
+	*out = (int)l;
+	return ERR_OK;
 }
 
 int api_authenticate(struct http_request *req, struct identity *who, void *ctx)

@@ -59,6 +59,10 @@ int api_status_for(int code);
 /* Answer with the error in e (or code's default message), OpenAI shape. */
 void api_error(struct http_response *res, int code, const struct errinfo *e);
 
+/* The `limit` query parameter of a list: dflt when absent, else a whole
+ * number 1..max; ERR_INVALID naming `limit` otherwise. */
+int api_query_limit(struct http_request *req, int dflt, int max, int *out, struct errinfo *e);
+
 /* The authenticator installed on the router (accounts issue fills it in). */
 int api_authenticate(struct http_request *req, struct identity *who, void *ctx);
 

@@ -61,18 +61,12 @@ static void settings_put(struct http_request *req, struct http_response *res, vo
 static void list(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct errinfo e = {0};
-	const char *ls = http_query(req, "limit"), *before = http_query(req, "before");
-	long limit = 20;
-	if (ls) {
-		char *end;
-		limit = strtol(ls, &end, 10);
-		if (*end || end == ls || limit < 1 || limit > 100) {
-			err_set(&e, ERR_INVALID, "limit", "limit must be 1 to 100");
-			return fail(res, ERR_INVALID, &e);
-		}
-	}
+	const char *before = http_query(req, "before");
+	int limit;
+	if (api_query_limit(req, 20, 100, &limit, &e))
+		return fail(res, ERR_INVALID, &e);
 	json_t *v = NULL;
-	int rc = chats_list(ctx, req->who.user_id, before && before[0] ? before : NULL, (int)limit, &v, &e);
+	int rc = chats_list(ctx, req->who.user_id, before && before[0] ? before : NULL, limit, &v, &e);
 	if (rc)
 		return fail(res, rc, &e);
 	http_json(res, 200, v);

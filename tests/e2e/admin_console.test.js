@@ -183,6 +183,16 @@ describe('admin console', () => {
       for (const v of [p.id, p.p.username, p.p.email].filter(Boolean)) assert.ok(!prom.text.includes(v), 'no personal data in /metrics');
     }
 
+    // list limits: a whole number in range, or 400 naming limit
+    for (const q of ['/api/admin/users?limit=0', '/api/admin/users?limit=501', '/api/admin/users?limit=5x',
+      '/api/admin/users?limit=', '/api/admin/audit?limit=1001', '/api/admin/audit?limit=-1']) {
+      r = await admin.req('GET', q);
+      assert.equal(r.status, 400, q + ' ' + r.text);
+      assert.equal(r.json.error.param, 'limit', q);
+    }
+    assert.equal((await admin.req('GET', '/api/admin/users?limit=500')).status, 200);
+    assert.equal((await admin.req('GET', '/api/admin/audit?limit=1')).json.events.length, 1);
+
     // support reads it; a plain user and nobody cannot
     r = await plain.req('GET', '/api/admin/metrics');
     assert.equal(r.status, 403, r.text);
