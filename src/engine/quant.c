@@ -759,10 +759,110 @@ static const struct quant_kernel vnni[TENSOR__MAX] = {
 	[TENSOR_Q8_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q8_0_vnni, dot4_q8_0_vnni, "avx512vnni"},
 	[TENSOR_Q4_0] = {QUANT_ACT_Q8_0, act_q8_0, dot_q4_0_vnni, dot4_q4_0_vnni, "avx512vnni"},
 };
+
+/* ---- AVX-512 kernels for float weights: four rows by up to four vectors ----
+ * Per 16 values, 4 weight loads (widened once) and m activation loads feed 4m
+ * independent FMA chains of 16 lanes, where dot2x4 did 8 lanes with 6 loads
+ * per 8 FMAs. Each (row, vector) pair has one accumulator whatever m and
+ * whichever rows share the call, reduced by the same tree, so a token's
+ * result is bit for bit the same alone or in a batch, and a row the same
+ * whatever its neighbours (the caller repeats a row to fill the last four). */
+#define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq")))
+
+#define LOADW16_F32(x, i, k) _mm512_maskz_loadu_ps((k), (const float *)(x) + (i))
+#define LOADW16_F16(x, i, k) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((k), (const uint16_t *)(x) + (i)))
+#define LOADW16_BF16(x, i, k)                                                                            \
+	_mm512_castsi512_ps(_mm512_slli_epi32(                                                           \
+		_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16((k), (const uint16_t *)(x) + (i))), 16))
+
+AVX512 static inline __m256 half_sum(__m512 v)
+{
+	return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+}
+
+#define DOT4XM_512(name, LOADW16)                                                                          \
+	AVX512 static inline __attribute__((always_inline)) void name(size_t n, const void *const w[4],  \
+								      const void *const a[4], int M,      \
+								      float out[16])                      \
+	{                                                                                                 \
+		const float *y[4];                                                                        \
+		__m512 s[4][4];                                                                           \
+		_Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)                                       \
+		{                                                                                         \
+			y[q] = a[q < M ? q : 0];                                                          \
+			s[0][q] = s[1][q] = s[2][q] = s[3][q] = _mm512_setzero_ps();                      \
+		}                                                                                         \
+		size_t i = 0;                                                                             \
+		__mmask16 all = 0xFFFF;                                                                   \
+		for (; i + 16 <= n; i += 16) {                                                            \
+			__m512 w0 = LOADW16(w[0], i, all), w1 = LOADW16(w[1], i, all);                    \
+			__m512 w2 = LOADW16(w[2], i, all), w3 = LOADW16(w[3], i, all);                    \
+			_Pragma("GCC unroll 4") for (int q = 0; q < M; q++)                               \
+			{                                                                                 \
+				__m512 v = _mm512_loadu_ps(y[q] + i);                                     \
+				s[0][q] = _mm512_fmadd_ps(w0, v, s[0][q]);                                \
+				s[1][q] = _mm512_fmadd_ps(w1, v, s[1][q]);                                \
+				s[2][q] = _mm512_fmadd_ps(w2, v, s[2][q]);                                \
+				s[3][q] = _mm512_fmadd_ps(w3, v, s[3][q]);                                \
+			}                                                                                 \
+		}                                                                                         \
+		if (i < n) {                                                                              \
+			/* the last 1..15 values: masked loads give zeros past n */                       \
+			__mmask16 k = (__mmask16)((1u << (n - i)) - 1);                                   \
+			__m512 w0 = LOADW16(w[0], i, k), w1 = LOADW16(w[1], i, k);                        \
+			__m512 w2 = LOADW16(w[2], i, k), w3 = LOADW16(w[3], i, k);                        \
+			_Pragma("GCC unroll 4") for (int q = 0; q < M; q++)                               \
+			{                                                                                 \
+				__m512 v = _mm512_maskz_loadu_ps(k, y[q] + i);                            \
+				s[0][q] = _mm512_fmadd_ps(w0, v, s[0][q]);                                \
+				s[1][q] = _mm512_fmadd_ps(w1, v, s[1][q]);                                \
+				s[2][q] = _mm512_fmadd_ps(w2, v, s[2][q]);                                \
+				s[3][q] = _mm512_fmadd_ps(w3, v, s[3][q]);                                \
+			}                                                                                 \
+		}                                                                                         \
+		/* unused vectors' accumulators are zero: the tree is the same. The   \
+		 * sums come out vector by vector, four rows each */                      \
+		_mm256_storeu_ps(out, hsum8x8(half_sum(s[0][0]), half_sum(s[1][0]), half_sum(s[2][0]),    \
+					      half_sum(s[3][0]), half_sum(s[0][1]), half_sum(s[1][1]),    \
+					      half_sum(s[2][1]), half_sum(s[3][1])));                     \
+		_mm256_storeu_ps(out + 8, hsum8x8(half_sum(s[0][2]), half_sum(s[1][2]), half_sum(s[2][2]), \
+						  half_sum(s[3][2]), half_sum(s[0][3]), half_sum(s[1][3]), \
+						  half_sum(s[2][3]), half_sum(s[3][3])));                  \
+	}
+DOT4XM_512(dot4xm_f32_512, LOADW16_F32)
+DOT4XM_512(dot4xm_f16_512, LOADW16_F16)
+DOT4XM_512(dot4xm_bf16_512, LOADW16_BF16)
+
+#define DOT4X_512(type)                                                                                   \
+	AVX512 static void dot4xn_##type##_avx512(size_t n, const void *const w[4], const void *const a[4], \
+						  size_t m, float out[16])                                \
+	{                                                                                                 \
+		if (m == 1)                                                                               \
+			dot4xm_##type##_512(n, w, a, 1, out);                                             \
+		else if (m == 2)                                                                          \
+			dot4xm_##type##_512(n, w, a, 2, out);                                             \
+		else if (m == 3)                                                                          \
+			dot4xm_##type##_512(n, w, a, 3, out);                                             \
+		else                                                                                      \
+			dot4xm_##type##_512(n, w, a, 4, out);                                             \
+	}
+DOT4X_512(f32)
+DOT4X_512(f16)
+DOT4X_512(bf16)
+
+/* Types without an AVX-512 kernel use the VNNI or AVX2 one. */
+static const struct quant_kernel avx512[TENSOR__MAX] = {
+	[TENSOR_F32] = {QUANT_ACT_F32, act_f32, dot_f32_avx2, dot4_f32_avx2, "avx512", dot2x4_f32_avx2,
+			dot2xn_f32_avx2, dot4xn_f32_avx512},
+	[TENSOR_F16] = {QUANT_ACT_F32, act_f32, dot_f16_avx2, dot4_f16_avx2, "avx512", dot2x4_f16_avx2,
+			dot2xn_f16_avx2, dot4xn_f16_avx512},
+	[TENSOR_BF16] = {QUANT_ACT_F32, act_f32, dot_bf16_avx2, dot4_bf16_avx2, "avx512", dot2x4_bf16_avx2,
+			 dot2xn_bf16_avx2, dot4xn_bf16_avx512},
+};
 #endif
 
-static bool have_avx2, have_vnni;
-static bool force_scalar, no_vnni;
+static bool have_avx2, have_vnni, have_avx512;
+static bool force_scalar, no_vnni, no_avx512;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void detect(void)
@@ -784,11 +884,21 @@ static void detect(void)
 		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 		have_vnni = (lo & 0xE6) == 0xE6;
 	}
+	/* AVX-512 F, DQ, BW and VL (leaf 7 EBX bits 16, 17, 30, 31), with the
+	 * same OS state */
+	if (have_avx2 && osxsave && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 16)) &&
+	    (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31))) {
+		unsigned lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		have_avx512 = (lo & 0xE6) == 0xE6;
+	}
 #endif
 	const char *s = getenv("ATELIER_ENGINE_SCALAR");
 	force_scalar = s && s[0] == '1';
 	s = getenv("ATELIER_ENGINE_NO_VNNI");
 	no_vnni = s && s[0] == '1';
+	s = getenv("ATELIER_ENGINE_NO_AVX512");
+	no_avx512 = s && s[0] == '1';
 }
 
 const struct quant_kernel *quant_kernel_scalar(uint32_t t)
@@ -816,12 +926,24 @@ const struct quant_kernel *quant_kernel_vnni(uint32_t t)
 	return NULL;
 }
 
+const struct quant_kernel *quant_kernel_avx512(uint32_t t)
+{
+	pthread_once(&once, detect);
+#ifdef QUANT_X86
+	if (have_avx512 && t < TENSOR__MAX && avx512[t].dot)
+		return &avx512[t];
+#endif
+	return NULL;
+}
+
 const struct quant_kernel *quant_kernel(uint32_t t)
 {
 	pthread_once(&once, detect);
 	if (force_scalar)
 		return quant_kernel_scalar(t);
-	const struct quant_kernel *k = no_vnni ? NULL : quant_kernel_vnni(t);
+	const struct quant_kernel *k = no_avx512 ? NULL : quant_kernel_avx512(t);
+	if (!k && !no_vnni)
+		k = quant_kernel_vnni(t);
 	if (!k)
 		k = quant_kernel_avx2(t);
 	return k ? k : quant_kernel_scalar(t);

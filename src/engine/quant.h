@@ -40,14 +40,20 @@ typedef void (*quant_dot2x4_fn)(size_t n, const void *const w[2], const void *co
  * (a[i] and out[r * 4 + i] for i >= m are not touched). */
 typedef void (*quant_dot2xn_fn)(size_t n, const void *const w[2], const void *const a[4], size_t m, float out[8]);
 
+/* Four weight rows against m = 1..4 activation vectors: out[i * 4 + r] =
+ * dot(n, w[r], a[i]) for i < m, and 0 for i >= m (a[i] for i >= m not read).
+ * A row may be repeated to fill the four. */
+typedef void (*quant_dot4xn_fn)(size_t n, const void *const w[4], const void *const a[4], size_t m, float out[16]);
+
 struct quant_kernel {
 	enum quant_act act;
 	quant_act_fn to_act;
 	quant_dot_fn dot;
 	quant_dot4_fn dot4; /* NULL: call dot four times */
-	const char *isa; /* "scalar", "avx2" or "avx512vnni" */
+	const char *isa; /* "scalar", "avx2", "avx512vnni" or "avx512" */
 	quant_dot2x4_fn dot2x4; /* NULL: call dot4 for each row */
 	quant_dot2xn_fn dot2xn; /* NULL: call dot for the last tokens */
+	quant_dot4xn_fn dot4xn; /* NULL: use dot2x4; else every row goes through it */
 };
 
 /* The best kernel this CPU runs for weights of type t (enum tensor_type), or
@@ -62,6 +68,10 @@ const struct quant_kernel *quant_kernel_avx2(uint32_t t);
 /* The AVX-512 VNNI kernel (Q8_0 and Q4_0 only; NULL otherwise or when the
  * CPU or OS lacks it). quant_kernel() prefers it unless ATELIER_ENGINE_NO_VNNI=1. */
 const struct quant_kernel *quant_kernel_vnni(uint32_t t);
+/* The AVX-512 (F, DQ, BW, VL) kernel for float weights (F32, F16, BF16; NULL
+ * otherwise or when the CPU or OS lacks it). quant_kernel() prefers it unless
+ * ATELIER_ENGINE_NO_AVX512=1. */
+const struct quant_kernel *quant_kernel_avx512(uint32_t t);
 
 /* Bytes of n activations in form act (n a multiple of that form's block). */
 size_t quant_act_bytes(enum quant_act act, size_t n);

@@ -572,6 +572,51 @@ struct mm_job {
 
 #define MM_TOKEN_BLOCK 8
 
+/* mm_rows with a four-row kernel: every row in groups of four (the last
+ * group repeating its last row), every token in groups of up to four. */
+static void mm_rows4(const struct mm_job *j, const struct mm_part *pt, size_t r0, size_t r1)
+{
+	const struct mat *w = pt->w;
+	const char *base = w->t->data;
+	const struct quant_kernel *k = w->k;
+	float *out = pt->out;
+	size_t os = pt->out_stride;
+	for (size_t t0 = 0; t0 < j->n; t0 += MM_TOKEN_BLOCK) {
+		size_t t1 = t0 + MM_TOKEN_BLOCK < j->n ? t0 + MM_TOKEN_BLOCK : j->n;
+		for (size_t r = r0; r < r1; r += 4) {
+			size_t nr = r1 - r < 4 ? r1 - r : 4;
+			const void *rows[4];
+			float b[4];
+			for (size_t i = 0; i < 4; i++) {
+				size_t ri = r + (i < nr ? i : nr - 1);
+				rows[i] = base + ri * w->row_bytes;
+				b[i] = pt->bias ? pt->bias[ri] : 0.0f;
+			}
+			for (size_t t = t0; t < t1; t += 4) {
+				size_t m = t1 - t < 4 ? t1 - t : 4;
+				const void *a[4];
+				float o[16];
+				for (size_t q = 0; q < m; q++)
+					a[q] = j->act + (t + q) * j->act_stride;
+				k->dot4xn(w->n_in, rows, a, m, o);
+				for (size_t q = 0; q < m; q++) {
+					float *dst = out + (t + q) * os + r;
+					const float *src = o + q * 4;
+					if (nr == 4 && pt->add)
+						for (size_t i = 0; i < 4; i++)
+							dst[i] += src[i] + b[i];
+					else if (nr == 4)
+						for (size_t i = 0; i < 4; i++)
+							dst[i] = src[i] + b[i];
+					else
+						for (size_t i = 0; i < nr; i++)
+							dst[i] = (pt->add ? dst[i] : 0.0f) + src[i] + b[i];
+				}
+			}
+		}
+	}
+}
+
 /* Rows r0..r1 of one part for every token. */
 static void mm_rows(const struct mm_job *j, const struct mm_part *pt, size_t r0, size_t r1)
 {
@@ -580,6 +625,10 @@ static void mm_rows(const struct mm_job *j, const struct mm_part *pt, size_t r0,
 	const struct quant_kernel *k = w->k;
 	float *out = pt->out;
 	size_t os = pt->out_stride;
+	if (k->dot4xn) {
+		mm_rows4(j, pt, r0, r1);
+		return;
+	}
 	for (size_t t0 = 0; t0 < j->n; t0 += MM_TOKEN_BLOCK) {
 		size_t t1 = t0 + MM_TOKEN_BLOCK < j->n ? t0 + MM_TOKEN_BLOCK : j->n;
 		size_t r = r0;

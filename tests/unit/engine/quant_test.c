@@ -67,6 +67,60 @@ static void random_row(uint32_t t, uint8_t *w, size_t n)
 static const uint32_t types[] = {TENSOR_F32, TENSOR_F16, TENSOR_BF16, TENSOR_Q8_0, TENSOR_Q4_0,
 				 TENSOR_Q4_K, TENSOR_Q5_K, TENSOR_Q6_K};
 
+/* Four rows by m vectors against the scalar kernel; a vector's sums the same
+ * bits whatever m (batch invariance), a row's the same whatever rows share
+ * the call, and out[i * 4 + r] for i >= m zero. */
+static void check_dot4xn(uint32_t t, const struct quant_kernel *kv, const struct quant_kernel *ks, int N)
+{
+	enum { NMAX = 2048 };
+	static uint8_t w[4][NMAX * 4], act[4][NMAX * 8];
+	static float x[NMAX];
+	for (int r = 0; r < 4; r++)
+		random_row(t, w[r], N);
+	for (int v = 0; v < 4; v++) {
+		for (int i = 0; i < N; i++)
+			x[i] = frand();
+		ks->to_act(x, act[v], N);
+	}
+	const void *rows[4] = {w[0], w[1], w[2], w[3]};
+	const void *a[4] = {act[0], act[1], act[2], act[3]};
+	float full[16];
+	kv->dot4xn(N, rows, a, 4, full);
+	for (int v = 0; v < 4; v++)
+		for (int r = 0; r < 4; r++) {
+			float ref = ks->dot(N, w[r], act[v]);
+			if (fabsf(full[v * 4 + r] - ref) > 1e-4f * fmaxf(1.0f, fabsf(ref)))
+				fail_msg("%s %s dot4xn row %d vector %d: %g vs scalar %g", tensor_type_name(t), kv->isa,
+					 r, v, full[v * 4 + r], ref);
+		}
+	for (size_t m = 1; m <= 3; m++) {
+		float got[16];
+		kv->dot4xn(N, rows, a, m, got);
+		for (int i = 0; i < 16; i++) {
+			bool used = (size_t)(i / 4) < m;
+			if (used ? got[i] != full[i] : got[i] != 0.0f)
+				fail_msg("%s %s dot4xn m=%zu out[%d] %.9g (m=4 gave %.9g)", tensor_type_name(t), kv->isa,
+					 m, i, got[i], full[i]);
+		}
+	}
+	/* the last group of a matrix repeats its last row: the others unchanged */
+	const void *rep[4] = {w[0], w[1], w[1], w[1]};
+	float got[16];
+	kv->dot4xn(N, rep, a, 4, got);
+	for (int v = 0; v < 4; v++)
+		for (int r = 0; r < 4; r++)
+			if (got[v * 4 + r] != full[v * 4 + (r < 1 ? r : 1)])
+				fail_msg("%s %s dot4xn with a repeated row: out[%d] %.9g vs %.9g", tensor_type_name(t),
+					 kv->isa, v * 4 + r, got[v * 4 + r], full[v * 4 + (r < 1 ? r : 1)]);
+	/* a short row (the masked tail only) */
+	kv->dot4xn(5, rows, a, 1, got);
+	for (int r = 0; r < 4; r++) {
+		float ref = ks->dot(5, w[r], act[0]);
+		if (fabsf(got[r] - ref) > 1e-5f * fmaxf(1.0f, fabsf(ref)))
+			fail_msg("%s %s dot4xn n=5 row %d: %g vs scalar %g", tensor_type_name(t), kv->isa, r, got[r], ref);
+	}
+}
+
 static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 {
 	enum { NMAX = 2048 };
@@ -149,6 +203,8 @@ static void check_type(uint32_t t, const struct quant_kernel *(*simd)(uint32_t))
 					}
 				}
 			}
+			if (kv->dot4xn)
+				check_dot4xn(t, kv, ks, N);
 		} else {
 			/* Scalar kernel against dequantized weights times float activations:
 			 * only activation rounding separates them. */
@@ -187,6 +243,17 @@ static void test_vnni_matches_scalar(void **state)
 		check_type(types[i], quant_kernel_vnni);
 	/* the kernel the engine picks on this CPU is the VNNI one */
 	assert_string_equal(quant_kernel(TENSOR_Q4_0)->isa, "avx512vnni");
+}
+
+static void test_avx512_matches_scalar(void **state)
+{
+	if (!quant_kernel_avx512(TENSOR_F16))
+		skip();
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		check_type(types[i], quant_kernel_avx512);
+	/* the kernel the engine picks for float weights on this CPU */
+	assert_string_equal(quant_kernel(TENSOR_F16)->isa, "avx512");
+	assert_non_null(quant_kernel(TENSOR_BF16)->dot4xn);
 }
 
 static void test_f16_roundtrip(void **state)
@@ -232,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_scalar_matches_dequant),
 		cmocka_unit_test(test_avx2_matches_scalar),
 		cmocka_unit_test(test_vnni_matches_scalar),
+		cmocka_unit_test(test_avx512_matches_scalar),
 		cmocka_unit_test(test_f16_roundtrip),
 		cmocka_unit_test(test_q8_0_known_block),
 		cmocka_unit_test(test_unsupported_kernels),
