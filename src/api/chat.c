@@ -54,7 +54,7 @@ struct call {
 	char id[48], model[64], endpoint[32], owner[40], key_id[48], end_user[CRYPTO_HASH_HEX];
 	int64_t created, price_c, price_p, hold;
 	uint64_t start_ns;
-	uint32_t n_prompt, n_gen;
+	uint32_t n_prompt, n_gen, n_cached;
 	int left, status;
 	bool failed;
 	struct choice ch[TEXTREQ_MAX_N];
@@ -62,10 +62,11 @@ struct call {
 
 /* --- answers -------------------------------------------------------------- */
 
-static json_t *usage_json(uint32_t p, uint32_t c)
+/* OpenAI's shape, with the prompt tokens found in the prompt cache */
+static json_t *usage_json(uint32_t p, uint32_t c, uint32_t cached)
 {
-	return json_pack("{s:i, s:i, s:i}", "prompt_tokens", (int)p, "completion_tokens", (int)c, "total_tokens",
-			 (int)(p + c));
+	return json_pack("{s:i, s:i, s:i, s:{s:i}}", "prompt_tokens", (int)p, "completion_tokens", (int)c,
+			 "total_tokens", (int)(p + c), "prompt_tokens_details", "cached_tokens", (int)cached);
 }
 
 static const char *finish_name(enum llm_finish f)
@@ -211,7 +212,7 @@ static json_t *full_answer(struct call *k)
 	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}", "id", k->id, "object",
 			 k->r.chat ? "chat.completion" : "text_completion", "created", (json_int_t)k->created, "model",
 			 k->model, "system_fingerprint", FINGERPRINT, "choices", chs, "usage",
-			 usage_json(k->n_prompt, k->n_gen));
+			 usage_json(k->n_prompt, k->n_gen, k->n_cached));
 }
 
 /* One usage row (USE-1) and the charge: settle what was done, release on
@@ -267,7 +268,7 @@ static void finish_call(struct call *k)
 							"type", "server_error", "code", "engine_error"));
 			if (k->r.include_usage) {
 				json_t *v = chunk_base(k);
-				json_object_set_new(v, "usage", usage_json(k->n_prompt * (uint32_t)k->r.n, k->n_gen));
+				json_object_set_new(v, "usage", usage_json(k->n_prompt * (uint32_t)k->r.n, k->n_gen, k->n_cached));
 				send_event(k, v);
 			}
 			http_stream_event(k->s, NULL, "[DONE]");
@@ -276,7 +277,7 @@ static void finish_call(struct call *k)
 			http_stream_write(k->s, m, strlen(m));
 		} else {
 			json_t *v = full_answer(k);
-			json_object_set_new(v, "usage", usage_json(k->n_prompt * (uint32_t)k->r.n, k->n_gen));
+			json_object_set_new(v, "usage", usage_json(k->n_prompt * (uint32_t)k->r.n, k->n_gen, k->n_cached));
 			char *s = json_dumps(v, JSON_COMPACT);
 			json_decref(v);
 			if (s)
@@ -288,13 +289,14 @@ static void finish_call(struct call *k)
 	free_call(k);
 }
 
-static void on_done(void *ud, int index, enum llm_finish f, uint32_t n_gen, int rc)
+static void on_done(void *ud, int index, enum llm_finish f, uint32_t n_gen, uint32_t n_cached, int rc)
 {
 	struct call *k = ud;
 	pthread_mutex_lock(&k->mu);
 	pthread_mutex_unlock(&k->mu);
 	k->ch[index].finish = f;
 	k->n_gen += n_gen;
+	k->n_cached += n_cached;
 	if (rc)
 		k->failed = true;
 	if (k->r.stream && !rc && f != LLM_FINISH_CANCEL && !on_gone(k)) {
@@ -441,6 +443,9 @@ static void generate(struct http_request *req, struct http_response *res, void *
 		crypto_random(&p.sp.seed, sizeof p.sp.seed);
 	for (size_t i = 0; i < r.n_stop; i++)
 		p.stop[i] = r.stop[i];
+	/* a cached prompt is reused by the same account, and within an API
+	 * customer's account by the same end user only */
+	snprintf(p.cache_key, sizeof p.cache_key, "%s\x1f%s", k->owner, k->end_user);
 
 	pthread_mutex_lock(&k->mu);
 	rc = textgen_submit(m->gen, ids, n_ids, r.n, &p, &callbacks, k, &e);

@@ -7,6 +7,7 @@
  * cookie listed is the one the server sets.
  */
 #include "api/api.h"
+#include "service/textmodels.h"
 #include "store/privacy.h"
 
 #include <stdio.h>
@@ -21,6 +22,8 @@ static void human_duration(char *out, size_t n, int64_t s)
 		snprintf(out, n, "%lld day%s", (long long)(s / 86400), s / 86400 == 1 ? "" : "s");
 	else if (s % 3600 == 0)
 		snprintf(out, n, "%lld hour%s", (long long)(s / 3600), s / 3600 == 1 ? "" : "s");
+	else if (s % 60 == 0)
+		snprintf(out, n, "%lld minute%s", (long long)(s / 60), s / 60 == 1 ? "" : "s");
 	else
 		snprintf(out, n, "%lld seconds", (long long)s);
 }
@@ -132,6 +135,20 @@ static void foot(struct buf *b)
 		    "</footer></body></html>\n");
 }
 
+/* The longest any builtin text model keeps a prompt's cache (seconds). */
+static int64_t prompt_cache_s(const struct config *c)
+{
+	if (c->nmodels == 0) /* the default model */
+		return TEXTMODELS_DEFAULT_PREFIX_CACHE;
+	int64_t most = 0;
+	for (int i = 0; i < c->nmodels; i++) {
+		const struct config_model *m = &c->models[i];
+		if ((!m->kind[0] || !strcmp(m->kind, "text")) && !strcmp(m->backend, "builtin") && m->prefix_cache > most)
+			most = m->prefix_cache;
+	}
+	return most;
+}
+
 static void row(struct buf *b, const char *a, const char *bb, const char *c3)
 {
 	buf_puts(b, "<tr><td>");
@@ -214,8 +231,22 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 		    "with a key of your own. They are never used to train models unless you opt in to data sharing.</li>"
 		    "<li><strong>Chat history</strong>: the studio's chats are not stored unless you turn on "
 		    "&ldquo;Keep chat history&rdquo; on its Chat page. While it is on, your conversations are kept, sealed at "
-		    "rest with your key; turning it off deletes every stored conversation at once.</li>"
-		    "<li><strong>Usage</strong>: for each API call, the endpoint, model, token or image counts, status, "
+		    "rest with your key; turning it off deletes every stored conversation at once.</li>");
+	char pc[48];
+	int64_t cache_s = prompt_cache_s(c);
+	human_duration(pc, sizeof pc, cache_s);
+	buf_puts(b, "<li><strong>Prompts being answered</strong>: held in memory while a model on this server answers, "
+		    "never written to disk. ");
+	if (cache_s > 0) {
+		buf_puts(b, "For up to ");
+		buf_html_escape(b, pc);
+		buf_puts(b, " afterwards the model's working state for a prompt stays in memory, so that your own next "
+			    "request that starts the same way (a chat's next turn) is answered sooner; no one else's request "
+			    "can use it, and then it is wiped.</li>");
+	} else {
+		buf_puts(b, "The model's working state for it is wiped as the answer ends.</li>");
+	}
+	buf_puts(b, "<li><strong>Usage</strong>: for each API call, the endpoint, model, token or image counts, status, "
 		    "time and response time. Never the prompt or the output.</li>"
 		    "<li><strong>Security</strong>: IP addresses for rate limiting and in the security audit log.</li>");
 	if (c->coinbase.api_key[0])
@@ -238,6 +269,14 @@ static void privacy(struct http_request *req, struct http_response *res, void *c
 	}
 	row(b, "Chat history", "only while you keep chat history on: until you delete a conversation, turn history off "
 	    "(which deletes them all) or delete your account", NULL);
+	if (cache_s > 0) {
+		char kept[128];
+		snprintf(kept, sizeof kept, "in memory only, up to %s after the answer, for your own next request; then wiped",
+			 pc);
+		row(b, "Prompt cache", kept, NULL);
+	} else {
+		row(b, "Prompt cache", "none: wiped from memory as each answer ends", NULL);
+	}
 	human_duration(d, sizeof d, c->retention.usage_logs);
 	row(b, "API usage logs", d, NULL);
 	human_duration(d, sizeof d, c->retention.billing);

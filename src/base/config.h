@@ -37,6 +37,7 @@ struct config_model {
 	int64_t context;           /* text: context cap in tokens (0 = the model's) */
 	int64_t threads;           /* builtin: engine threads (0 = all cores) */
 	int64_t max_queue;         /* requests waiting before 503 */
+	int64_t prefix_cache;      /* builtin text: seconds a prompt's cache is kept for its owner (0 = off) */
 	int64_t price_prompt;      /* per 1K prompt tokens */
 	int64_t price_completion;  /* per 1K completion tokens */
 	int64_t price_image;       /* per image (at the model's base size and steps) */

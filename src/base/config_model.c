@@ -37,6 +37,7 @@ static const struct mkey mkeys[] = {
 	{"context", M_INT, MN(context), 0, 1 << 24, NULL},
 	{"threads", M_INT, MN(threads), 0, 256, NULL},
 	{"max_queue", M_INT, MN(max_queue), 0, 100000, NULL},
+	{"prefix_cache", M_INT, MN(prefix_cache), 0, 86400, NULL},
 	{"price_prompt", M_CREDITS, MN(price_prompt), 0, 0, NULL},
 	{"price_completion", M_CREDITS, MN(price_completion), 0, 0, NULL},
 	{"price_image", M_CREDITS, MN(price_image), 0, 0, NULL},
@@ -97,6 +98,7 @@ static struct config_model *model_slot(struct config *c, const char *name)
 	snprintf(m->kind, sizeof m->kind, "text");
 	snprintf(m->backend, sizeof m->backend, "builtin");
 	m->max_queue = 64;
+	m->prefix_cache = 300; /* as the default model (TEXTMODELS_DEFAULT_PREFIX_CACHE) */
 	return m;
 }
 

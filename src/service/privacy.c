@@ -45,6 +45,7 @@
 #include "service/mail.h"
 #include "service/password.h"
 #include "service/receipt.h"
+#include "service/textmodels.h"
 #include "service/vault.h"
 #include "store/store.h"
 
@@ -892,6 +893,8 @@ out:
 		unlink_export(app, exports.v[i]);
 	free(exports.v);
 	db_scrub(app->db);
+	/* and nothing of the account's prompts in the models' memory */
+	textmodels_forget(app->text, user_id, NULL);
 	backup_escrow_sync(app);
 	mail_kick(app->mail);
 	log_info("privacy.erased", "\"receipt\":\"%s\",\"ms\":%llu", rid,

@@ -23,6 +23,7 @@
 #include "service/accounts_int.h"
 #include "service/mail.h"
 #include "service/receipt.h"
+#include "service/textmodels.h"
 #include "service/vault.h"
 #include "store/store.h"
 
@@ -893,7 +894,9 @@ out:
 	}
 	db_put(c);
 	json_decref(removed);
-	if (rc == ERR_OK)
+	if (rc == ERR_OK) {
 		db_scrub(app->db);
+		textmodels_forget(app->text, customer, eu);
+	}
 	return rc;
 }

@@ -13,6 +13,17 @@
  * Stop strings are matched on decoded text, and text that could still
  * become a stop string is held back (llm_stop_holdback), as generate.c does
  * for the single-sequence path.
+ *
+ * Prompt caching: a slot remembers the tokens its keys and values were
+ * computed from. When a sequence ends, its slot keeps them for
+ * prefix_cache_s, marked with the request's cache_key; a later request with
+ * the same key takes the free slot sharing the longest prefix with its prompt
+ * and computes only the rest (at least the last token, for its logits). A
+ * chat resends its whole history each turn, so a turn costs its new tokens.
+ * The result is the same bits as without the cache: every operation is per
+ * token, batch-invariant. Only the same key reuses a slot, so no one can time
+ * another person's prompt; a slot that is not kept, or whose time is up, is
+ * zeroed (llm_slot_clear), and a new owner's slot is zeroed before use.
  */
 #include "service/textgen.h"
 
@@ -20,9 +31,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "engine/gguf.h"
 #include "engine/llm/model.h"
 #include "engine/threads.h"
@@ -36,6 +49,7 @@ struct seq {
 	uint32_t n_prompt, pos, n_gen;
 	int32_t last;           /* token to feed next (decode) */
 	int32_t slot;           /* -1 while waiting */
+	uint32_t n_cached;      /* prompt tokens found in the slot's cache */
 	int bidx;               /* batch entry with our logits this step, or -1 */
 	int32_t tok;            /* sampled from this step's logits */
 	float lp;               /* its log-probability, when asked for */
@@ -57,6 +71,7 @@ struct textgen {
 	size_t n_eos;
 	bool add_bos;
 	uint32_t n_ctx, n_vocab, n_slots, max_queue, chunk, n_batch;
+	uint64_t keep_ns;          /* prompt cache lifetime; 0 = off */
 
 	pthread_t thread;
 	bool started;
@@ -68,12 +83,19 @@ struct textgen {
 	struct seq **active;       /* n_slots; NULL = free slot */
 	uint32_t nactive;
 	struct llm_tok *batch;     /* n_batch */
+	/* per slot: the tokens at positions 0..clen of its keys and values,
+	 * whose they are, and (free slots) when they are to be forgotten */
+	int32_t *ctoks;            /* n_slots x n_ctx */
+	uint32_t *clen;
+	char (*ckey)[TEXTGEN_CACHE_KEY];
+	uint64_t *cexpire;
 	struct textgen_stats stats;
 };
 
 /* --- loading -------------------------------------------------------------- */
 
 static void *run(void *arg);
+static void slot_forget(struct textgen *g, uint32_t i);
 
 int textgen_open(struct textgen **out, const struct textgen_options *o, struct errinfo *e)
 {
@@ -82,7 +104,11 @@ int textgen_open(struct textgen **out, const struct textgen_options *o, struct e
 	if (!g)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc;
 	if ((rc = llm_model_load(&g->model, o->path, e)))
 		goto fail;
@@ -117,9 +143,14 @@ int textgen_open(struct textgen **out, const struct textgen_options *o, struct e
 		goto fail;
 	g->n_ctx = llm_ctx_params(g->ctx)->n_ctx;
 	g->n_vocab = llm_model_hparams(g->model)->n_vocab;
+	g->keep_ns = (uint64_t)o->prefix_cache_s * 1000000000u;
 	g->active = calloc(g->n_slots, sizeof *g->active);
 	g->batch = calloc(g->n_batch, sizeof *g->batch);
-	if (!g->active || !g->batch) {
+	g->ctoks = calloc((size_t)g->n_slots * g->n_ctx, sizeof *g->ctoks);
+	g->clen = calloc(g->n_slots, sizeof *g->clen);
+	g->ckey = calloc(g->n_slots, sizeof *g->ckey);
+	g->cexpire = calloc(g->n_slots, sizeof *g->cexpire);
+	if (!g->active || !g->batch || !g->ctoks || !g->clen || !g->ckey || !g->cexpire) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
 	}
@@ -250,6 +281,7 @@ int textgen_submit(struct textgen *g, const int32_t *prompt, size_t n_prompt, in
 		s->slot = -1;
 		s->bidx = -1;
 		s->p = *p;
+		s->p.cache_key[sizeof s->p.cache_key - 1] = '\0';
 		s->p.sp.seed = p->sp.seed + (uint64_t)i;
 		for (size_t k = 0; k < p->n_stop; k++) {
 			size_t l = strlen(p->stop[k]);
@@ -293,6 +325,26 @@ fail:
 	return rc;
 }
 
+void textgen_forget(struct textgen *g, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	pthread_mutex_lock(&g->mu);
+	/* a free slot's cache is the scheduler's only under this lock
+	 * (pick_slot, expire_slots, finish), and the engine never reads a slot
+	 * outside the batch: it can be zeroed from here */
+	for (uint32_t i = 0; i < g->n_slots; i++)
+		if (!g->active[i] && g->ckey[i][0] && !strncmp(g->ckey[i], prefix, n))
+			slot_forget(g, i);
+	/* requests under way or waiting leave nothing behind */
+	for (uint32_t i = 0; i < g->n_slots; i++)
+		if (g->active[i] && !strncmp(g->active[i]->p.cache_key, prefix, n))
+			g->active[i]->p.cache_key[0] = '\0';
+	for (struct seq *s = g->qhead; s; s = s->next)
+		if (!strncmp(s->p.cache_key, prefix, n))
+			s->p.cache_key[0] = '\0';
+	pthread_mutex_unlock(&g->mu);
+}
+
 void textgen_stats(struct textgen *g, struct textgen_stats *out)
 {
 	pthread_mutex_lock(&g->mu);
@@ -304,19 +356,92 @@ void textgen_stats(struct textgen *g, struct textgen_stats *out)
 
 /* --- the scheduler -------------------------------------------------------- */
 
+/* A slot's cache gone: keys and values zeroed, no owner. */
+static void slot_forget(struct textgen *g, uint32_t i)
+{
+	llm_slot_clear(g->ctx, (int32_t)i);
+	g->clen[i] = 0;
+	g->ckey[i][0] = '\0';
+	g->cexpire[i] = 0;
+}
+
+/* Forget the free slots whose time is up; the next expiry (0: none). */
+static uint64_t expire_slots(struct textgen *g, uint64_t now)
+{
+	uint64_t next = 0;
+	for (uint32_t i = 0; i < g->n_slots; i++) {
+		if (g->active[i] || !g->ckey[i][0])
+			continue;
+		if (g->cexpire[i] <= now)
+			slot_forget(g, i);
+		else if (!next || g->cexpire[i] < next)
+			next = g->cexpire[i];
+	}
+	return next;
+}
+
+/* The free slot for s: the one of s's key sharing the longest prefix with its
+ * prompt; else an empty one; else the one whose cache expires first (zeroed
+ * before s uses it). Sets s->pos past the shared prefix. */
+static uint32_t pick_slot(struct textgen *g, struct seq *s)
+{
+	uint32_t best = UINT32_MAX, best_len = 0, empty = UINT32_MAX, oldest = UINT32_MAX;
+	for (uint32_t i = 0; i < g->n_slots; i++) {
+		if (g->active[i])
+			continue;
+		if (!g->ckey[i][0]) {
+			if (empty == UINT32_MAX)
+				empty = i;
+			continue;
+		}
+		if (oldest == UINT32_MAX || g->cexpire[i] < g->cexpire[oldest])
+			oldest = i;
+		if (!s->p.cache_key[0] || strcmp(g->ckey[i], s->p.cache_key))
+			continue;
+		const int32_t *t = g->ctoks + (size_t)i * g->n_ctx;
+		uint32_t n = g->clen[i] < s->n_prompt ? g->clen[i] : s->n_prompt, l = 0;
+		while (l < n && t[l] == s->prompt[l])
+			l++;
+		if (l > best_len) {
+			best = i;
+			best_len = l;
+		}
+	}
+	if (best != UINT32_MAX) {
+		/* the last prompt token is computed again: its logits are the
+		 * first draw's */
+		s->pos = s->n_cached = best_len < s->n_prompt ? best_len : s->n_prompt - 1;
+		g->clen[best] = s->pos;
+		g->ckey[best][0] = '\0';
+		return best;
+	}
+	uint32_t i = empty != UINT32_MAX ? empty : oldest;
+	if (i != UINT32_MAX && g->ckey[i][0])
+		slot_forget(g, i);
+	return i;
+}
+
 /* End s: flush held text (unless cancelled), free its slot, tell the caller. */
 static void finish(struct textgen *g, struct seq *s, enum llm_finish f, int rc)
 {
 	if (f != LLM_FINISH_CANCEL && !rc && s->text.len)
 		s->cb->text(s->ud, s->index, s->text.data, s->text.len, -1, 0, NULL);
 	if (s->slot >= 0) {
-		llm_slot_reset(g->ctx, s->slot);
+		uint32_t i = (uint32_t)s->slot;
+		/* under the lock: textgen_forget may clear the key meanwhile */
 		pthread_mutex_lock(&g->mu);
-		g->active[s->slot] = NULL;
+		if (g->keep_ns && !rc && s->p.cache_key[0]) {
+			/* kept for the same key's next request */
+			memcpy(g->ckey[i], s->p.cache_key, sizeof g->ckey[i]);
+			g->cexpire[i] = time_mono_ns() + g->keep_ns;
+		} else {
+			slot_forget(g, i);
+		}
+		g->active[i] = NULL;
 		g->nactive--;
 		pthread_mutex_unlock(&g->mu);
 	}
-	s->cb->done(s->ud, s->index, f, s->n_gen, rc);
+	s->cb->done(s->ud, s->index, f, s->n_gen, s->n_cached, rc);
 	seq_free(s);
 }
 
@@ -426,6 +551,7 @@ static void step(struct textgen *g)
 		if (s->pos >= s->n_prompt) {
 			s->bidx = (int)n;
 			g->batch[n++] = (struct llm_tok){s->last, (int32_t)s->pos, s->slot, true};
+			g->ctoks[(size_t)s->slot * g->n_ctx + s->pos] = s->last;
 		}
 	}
 	/* then prompt chunks, oldest slot holder first (slot order is close
@@ -443,6 +569,7 @@ static void step(struct textgen *g)
 			if (last)
 				s->bidx = (int)n;
 			g->batch[n++] = (struct llm_tok){s->prompt[s->pos + j], (int32_t)(s->pos + j), s->slot, last};
+			g->ctoks[(size_t)s->slot * g->n_ctx + s->pos + j] = s->prompt[s->pos + j];
 		}
 		s->pos += k;
 		budget -= k;
@@ -459,6 +586,11 @@ static void step(struct textgen *g)
 	pthread_mutex_unlock(&g->mu);
 	if (rc)
 		log_error("textgen.forward", "\"error\":\"%s\",\"batch\":%zu", err_str(rc), n);
+	/* what each slot's keys and values now hold (none, if the step failed:
+	 * finish forgets the slot) */
+	for (uint32_t i = 0; i < g->n_slots; i++)
+		if (g->active[i])
+			g->clen[i] = rc ? 0 : llm_slot_len(g->ctx, (int32_t)i);
 	if (!rc) {
 		size_t sampled = 0;
 		struct seq *only = NULL;
@@ -495,15 +627,24 @@ static void *run(void *arg)
 	struct textgen *g = arg;
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
-		while (!g->stop && !g->nactive && !g->qhead)
-			pthread_cond_wait(&g->cv, &g->mu);
+		while (!g->stop && !g->nactive && !g->qhead) {
+			/* idle: wake when a kept cache is due to be forgotten */
+			uint64_t next = expire_slots(g, time_mono_ns());
+			if (!next) {
+				pthread_cond_wait(&g->cv, &g->mu);
+				continue;
+			}
+			/* the condition variable waits on CLOCK_MONOTONIC, as time_mono_ns reads */
+			struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+		}
 		if (g->stop)
 			break;
+		expire_slots(g, time_mono_ns());
 		/* admit waiting sequences into free slots, in arrival order */
-		for (uint32_t i = 0; i < g->n_slots && g->qhead; i++) {
-			if (g->active[i])
-				continue;
+		while (g->qhead && g->nactive < g->n_slots) {
 			struct seq *s = g->qhead;
+			uint32_t i = pick_slot(g, s);
 			g->qhead = s->next;
 			if (!g->qhead)
 				g->qtail = NULL;
@@ -512,6 +653,7 @@ static void *run(void *arg)
 			s->slot = (int32_t)i;
 			g->active[i] = s;
 			g->nactive++;
+			g->stats.cached_tokens += s->n_cached;
 		}
 		pthread_mutex_unlock(&g->mu);
 		/* callers that left stop here, within one step */
@@ -546,8 +688,15 @@ void textgen_close(struct textgen *g)
 		g->qhead = s->next;
 		finish(g, s, LLM_FINISH_CANCEL, 0);
 	}
+	for (uint32_t i = 0; g->ckey && i < g->n_slots; i++)
+		if (g->ckey[i][0])
+			slot_forget(g, i);
 	free(g->active);
 	free(g->batch);
+	free(g->ctoks);
+	free(g->clen);
+	free(g->ckey);
+	free(g->cexpire);
 	llm_ctx_free(g->ctx);
 	tok_free(g->tok);
 	llm_model_free(g->model);

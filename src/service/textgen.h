@@ -36,7 +36,14 @@ struct textgen_options {
 	uint32_t n_slots;      /* sequences decoded together; 0: 16 */
 	uint32_t max_queue;    /* requests waiting for a slot; 0: 64 */
 	uint32_t prefill_chunk;/* most prompt tokens per step; 0: 128 */
+	/* Prompt caching: seconds a finished sequence's keys and values stay in
+	 * its slot for a request with the same cache_key that starts with the
+	 * same tokens (only the rest of its prompt is computed). 0: never; a
+	 * slot is zeroed as its sequence ends. */
+	uint32_t prefix_cache_s;
 };
+
+#define TEXTGEN_CACHE_KEY 128
 
 /* What one request asks of each of its choices. */
 struct textgen_params {
@@ -46,6 +53,9 @@ struct textgen_params {
 	size_t n_stop;
 	bool want_logprob;         /* compute each token's log-probability (else 0 is passed) */
 	bool want_logits;          /* pass logits to the text callback (logprobs) */
+	/* Whose cache this request may reuse and leave behind: the same key
+	 * for the same person only ("" = none). */
+	char cache_key[TEXTGEN_CACHE_KEY];
 };
 
 /* Called on the scheduler thread. */
@@ -58,8 +68,9 @@ struct textgen_cb {
 	/* Polled once a step: nonzero when the caller has gone (cancel). */
 	int (*gone)(void *ud);
 	/* Choice index ended (stop, length or cancel; rc != 0 when the engine
-	 * failed). Called once per choice; the last one may free ud. */
-	void (*done)(void *ud, int index, enum llm_finish finish, uint32_t n_gen, int rc);
+	 * failed), with n_cached of its prompt tokens taken from the cache.
+	 * Called once per choice; the last one may free ud. */
+	void (*done)(void *ud, int index, enum llm_finish finish, uint32_t n_gen, uint32_t n_cached, int rc);
 };
 
 struct textgen;
@@ -96,8 +107,14 @@ int textgen_token_text(const struct textgen *g, int32_t tok, struct buf *out);
 int textgen_submit(struct textgen *g, const int32_t *prompt, size_t n_prompt, int n,
 		   const struct textgen_params *p, const struct textgen_cb *cb, void *ud, struct errinfo *e);
 
+/* Forget every prompt cache whose key starts with prefix (an erased account
+ * or end user): kept slots are zeroed now, requests under way keep nothing
+ * when they end. Any thread. */
+void textgen_forget(struct textgen *g, const char *prefix);
+
 struct textgen_stats {
 	uint64_t steps, tokens, max_batch; /* forward passes, entries, widest */
+	uint64_t cached_tokens;            /* prompt tokens taken from the cache */
 	uint32_t active, queued;
 };
 void textgen_stats(struct textgen *g, struct textgen_stats *out);

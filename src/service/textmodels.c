@@ -32,6 +32,7 @@ static void load(struct textmodel *m)
 		.n_ctx = (uint32_t)m->cfg.context,
 		.threads = (int)m->cfg.threads,
 		.max_queue = (uint32_t)m->cfg.max_queue,
+		.prefix_cache_s = (uint32_t)m->cfg.prefix_cache,
 	};
 	struct errinfo e = {0};
 	int rc = textgen_open(&m->gen, &o, &e);
@@ -65,11 +66,24 @@ int textmodels_start(struct textmodels **out, const struct config *cfg, struct e
 		snprintf(c->backend, sizeof c->backend, "builtin");
 		snprintf(c->path, sizeof c->path, "%s", path);
 		snprintf(c->description, sizeof c->description, "Atelier's own small model, trained by tools/train_llm.py");
+		c->prefix_cache = TEXTMODELS_DEFAULT_PREFIX_CACHE;
 	}
 	for (int i = 0; i < t->n; i++)
 		load(&t->m[i]);
 	*out = t;
 	return ERR_OK;
+}
+
+void textmodels_forget(struct textmodels *t, const char *owner, const char *end_user)
+{
+	if (!t)
+		return;
+	/* the key the text API gives a request: owner \x1f end-user hash */
+	char prefix[TEXTGEN_CACHE_KEY];
+	snprintf(prefix, sizeof prefix, "%s\x1f%s", owner, end_user ? end_user : "");
+	for (int i = 0; i < t->n; i++)
+		if (t->m[i].gen)
+			textgen_forget(t->m[i].gen, prefix);
 }
 
 void textmodels_stop(struct textmodels *t)

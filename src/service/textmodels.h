@@ -14,6 +14,9 @@
 #include "base/config.h"
 #include "service/textgen.h"
 
+/* Seconds the default model keeps a prompt's cache for its owner. */
+#define TEXTMODELS_DEFAULT_PREFIX_CACHE 300
+
 struct textmodel {
 	struct config_model cfg;   /* a copy (the default model has no section) */
 	struct textgen *gen;       /* builtin and loaded; else NULL */
@@ -29,6 +32,11 @@ struct textmodels {
 /* Load every text model of cfg (or the default). Fails only when out of
  * memory. */
 int textmodels_start(struct textmodels **out, const struct config *cfg, struct errinfo *e);
+
+/* Forget the prompt caches of an account (end_user NULL: all of its own and
+ * its end users') or of one end user of it (the keyed hash of `user`), in
+ * every builtin model. Accepts NULL t. */
+void textmodels_forget(struct textmodels *t, const char *owner, const char *end_user);
 
 /* Stop the schedulers and free. Accepts NULL. */
 void textmodels_stop(struct textmodels *t);

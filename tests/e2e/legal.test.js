@@ -23,6 +23,7 @@ describe('legal pages from configuration', () => {
       assert.match(r.text, /API usage logs<\/td><td>90 days</);
       assert.match(r.text, /Billing records<\/td><td>7 years/);
       assert.match(r.text, /Generated images<\/td><td>until you delete them/);
+      assert.match(r.text, /Prompt cache<\/td><td>in memory only, up to 5 minutes after the answer, for your own next request; then wiped/);
       assert.match(r.text, /id="no-subprocessors"/);
       assert.match(r.text, /We do not sell personal data and do not share it with advertisers/);
       assert.match(r.text, /Version 1, effective <time datetime="2026-11-23">/);
@@ -41,6 +42,7 @@ describe('legal pages from configuration', () => {
         coinbase: { api_key: 'secret-key-value', webhook_secret: 'w' },
         mail: { smtp_url: 'smtp://user:pass@mail.acme.test:587' },
         'model.gpu': { backend: 'openai', base_url: 'https://gpu.acme.test/v1', api_key: 'upstream-secret' },
+        'model.local': { backend: 'builtin', path: '/nonexistent/model.gguf', prefix_cache: 0 },
         'subprocessor.hetzner': { purpose: 'hosting', data: 'all data, encrypted', location: 'Germany', since: '2026-01-01' },
       },
     });
@@ -49,6 +51,7 @@ describe('legal pages from configuration', () => {
       assert.match(r.text, /API usage logs<\/td><td>45 days</);
       assert.match(r.text, /Billing records<\/td><td>10 years/);
       assert.match(r.text, /not kept unless you choose to keep one/);
+      assert.match(r.text, /Prompt cache<\/td><td>none: wiped from memory as each answer ends/, 'prefix_cache = 0');
       assert.match(r.text, /Version 3, effective <time datetime="2027-01-15">/);
       assert.match(r.text, /Acme &lt;Studio&gt; &amp; Co/, 'configuration text is escaped');
       assert.match(r.text, /Coinbase Commerce/);

@@ -51,7 +51,7 @@ async function keyFor(srv, scopes = ['generate', 'read']) {
 const sdk = (srv, key) => new OpenAI({ apiKey: key, baseURL: srv.url + '/v1', maxRetries: 0, timeout: 60000 });
 
 describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
-  let srv, key, ai, modelPath;
+  let srv, key, ai, modelPath, owner;
 
   before(async () => {
     modelPath = makeModel();
@@ -63,7 +63,7 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
         'model.broken': { kind: 'text', backend: 'builtin', path: '/nonexistent/model.gguf' },
       },
     });
-    ({ key } = await keyFor(srv));
+    ({ key, client: owner } = await keyFor(srv));
     ai = sdk(srv, key);
   });
   after(async () => { await srv?.stop(); });
@@ -112,6 +112,45 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
     assert.equal(many.choices.length, 3);
     assert.deepEqual(many.choices.map((c) => c.index), [0, 1, 2]);
     assert.equal(many.choices[0].message.content, a.choices[0].message.content, 'choice 0 uses the seed itself');
+  });
+
+  test('prompt caching: a repeated prompt reports cached_tokens and gives the same text; only for the same account and end user', async () => {
+    const content = `cache me ${Date.now()}`;
+    const body = { model: 'tiny', messages: [{ role: 'user', content }], max_tokens: 6, seed: 3 };
+    const first = await ai.chat.completions.create(body);
+    // at most the chat template's opening, shared with this account's earlier requests
+    assert.ok(first.usage.prompt_tokens_details.cached_tokens < first.usage.prompt_tokens - 8);
+    const again = await ai.chat.completions.create(body);
+    assert.equal(again.usage.prompt_tokens_details.cached_tokens, again.usage.prompt_tokens - 1);
+    assert.equal(again.choices[0].message.content, first.choices[0].message.content);
+    // the next turn of the chat resends the history: only the new part is computed
+    const turn2 = await ai.chat.completions.create({ ...body, messages: [...body.messages,
+      { role: 'assistant', content: first.choices[0].message.content }, { role: 'user', content: 'and then?' }] });
+    assert.ok(turn2.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens,
+      `${turn2.usage.prompt_tokens_details.cached_tokens} of ${turn2.usage.prompt_tokens} cached`);
+    // another account, or another end user of this one, never reuses it
+    const other = sdk(srv, (await keyFor(srv)).key);
+    const theirs = await other.chat.completions.create(body);
+    assert.equal(theirs.usage.prompt_tokens_details.cached_tokens, 0);
+    assert.equal(theirs.choices[0].message.content, first.choices[0].message.content);
+    const endUser = await ai.chat.completions.create({ ...body, user: 'end-user-7' });
+    assert.equal(endUser.usage.prompt_tokens_details.cached_tokens, 0);
+    const endUserAgain = await ai.chat.completions.create({ ...body, user: 'end-user-7' });
+    assert.equal(endUserAgain.usage.prompt_tokens_details.cached_tokens, endUserAgain.usage.prompt_tokens - 1);
+    // streamed usage says the same
+    const stream = await ai.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+    let usage = null;
+    for await (const c of stream) if (c.usage) usage = c.usage;
+    assert.equal(usage.prompt_tokens_details.cached_tokens, usage.prompt_tokens - 1);
+    // erasing the end user (REQ: PRIV-10) forgets their cache too; the account's own stays
+    const pk = await owner.req('POST', '/api/keys', { name: 'privacy', scopes: ['privacy'] });
+    assert.equal(pk.status, 201, pk.text);
+    const er = await api(srv.url, 'DELETE', '/api/privacy/subjects/end-user-7', { headers: { Authorization: `Bearer ${pk.json.key}` } });
+    assert.equal(er.status, 200, er.text);
+    const afterErase = await ai.chat.completions.create({ ...body, user: 'end-user-7' });
+    assert.equal(afterErase.usage.prompt_tokens_details.cached_tokens, 0);
+    const own = await ai.chat.completions.create(body);
+    assert.equal(own.usage.prompt_tokens_details.cached_tokens, own.usage.prompt_tokens - 1);
   });
 
   test('streamed chat: chunks, [DONE], include_usage (REQ: GEN-1)', async () => {

@@ -73,6 +73,7 @@ struct llm_ctx {
 	attn_fn attn;
 	float *kcache, *vcache;
 	uint32_t *slot_len;   /* [n_slots] */
+	uint32_t *slot_hw;    /* [n_slots] positions ever written since the last clear */
 	float *logits;        /* [n_logits][n_vocab] */
 	int32_t *logit_row;   /* [n_batch]: row in logits, or -1 */
 	const struct llm_tok *batch;
@@ -461,6 +462,7 @@ int llm_ctx_new(struct llm_ctx **out, const struct llm_model *m, const struct ll
 	c->kcache = zalloc(kvn, kvd * sizeof(float), &fail);
 	c->vcache = zalloc(kvn, kvd * sizeof(float), &fail);
 	c->slot_len = zalloc(c->p.n_slots, sizeof(uint32_t), &fail);
+	c->slot_hw = zalloc(c->p.n_slots, sizeof(uint32_t), &fail);
 	c->logits = zalloc((size_t)c->p.n_logits * hp->n_vocab, sizeof(float), &fail);
 	c->logit_row = zalloc(B, sizeof(int32_t), &fail);
 	if (fail) {
@@ -494,6 +496,7 @@ void llm_ctx_free(struct llm_ctx *c)
 	free(c->kcache);
 	free(c->vcache);
 	free(c->slot_len);
+	free(c->slot_hw);
 	free(c->logits);
 	free(c->logit_row);
 	free(c);
@@ -511,6 +514,21 @@ void llm_slot_reset(struct llm_ctx *c, int32_t slot)
 {
 	if (slot >= 0 && (uint32_t)slot < c->p.n_slots)
 		c->slot_len[slot] = 0;
+}
+
+void llm_slot_clear(struct llm_ctx *c, int32_t slot)
+{
+	if (slot < 0 || (uint32_t)slot >= c->p.n_slots)
+		return;
+	const struct llm_hparams *hp = &c->m->hp;
+	size_t hd = hp->head_dim, len = c->slot_hw[slot];
+	for (size_t il = 0; len && il < hp->n_layer; il++)
+		for (size_t h = 0; h < hp->n_head_kv; h++) {
+			size_t at = (((il * c->p.n_slots + (size_t)slot) * hp->n_head_kv + h) * c->p.n_ctx) * hd;
+			memset(c->kcache + at, 0, len * hd * sizeof(float));
+			memset(c->vcache + at, 0, len * hd * sizeof(float));
+		}
+	c->slot_len[slot] = c->slot_hw[slot] = 0;
 }
 
 struct threadpool *llm_ctx_pool(struct llm_ctx *c)
@@ -937,6 +955,9 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 	for (size_t i = 0; i < n; i++)
 		if ((uint32_t)batch[i].pos + 1 > c->slot_len[batch[i].slot])
 			c->slot_len[batch[i].slot] = (uint32_t)batch[i].pos + 1;
+	for (size_t i = 0; i < n; i++)
+		if (c->slot_len[batch[i].slot] > c->slot_hw[batch[i].slot])
+			c->slot_hw[batch[i].slot] = c->slot_len[batch[i].slot];
 
 	/* Logits only for the entries that asked: gather their rows. */
 	int32_t r = 0;

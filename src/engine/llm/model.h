@@ -105,5 +105,8 @@ struct threadpool *llm_ctx_pool(struct llm_ctx *c);
 /* Positions held by a slot; and forgetting them (the slot starts over). */
 uint32_t llm_slot_len(const struct llm_ctx *c, int32_t slot);
 void llm_slot_reset(struct llm_ctx *c, int32_t slot);
+/* llm_slot_reset that also zeroes the keys and values the slot held, so
+ * nothing derived from its text stays in memory. */
+void llm_slot_clear(struct llm_ctx *c, int32_t slot);
 
 #endif

@@ -1,7 +1,9 @@
 /* textgen_test.c: the continuous-batching scheduler on the real engine with
  * a random-weight model from tools/make_test_models.py: parallel sequences
  * share forward passes and give the same tokens as alone; the queue bound
- * answers ERR_BUSY; a caller that leaves frees its slot. REQ: GEN-1 */
+ * answers ERR_BUSY; a caller that leaves frees its slot; a prompt cached by
+ * one key is reused by that key only, gives the same tokens, and is
+ * forgotten when its time is up. REQ: GEN-1 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@ struct rec {
 	size_t len[TEXTGEN_MAX_N];
 	int done, ntext, gone_after;
 	int hold; /* while set, the scheduler waits inside on_text */
-	uint32_t n_gen[TEXTGEN_MAX_N];
+	uint32_t n_gen[TEXTGEN_MAX_N], n_cached[TEXTGEN_MAX_N];
 	enum llm_finish fin[TEXTGEN_MAX_N];
 };
 
@@ -42,11 +44,12 @@ static int on_gone(void *ud)
 	struct rec *r = ud;
 	return r->gone_after && r->ntext >= r->gone_after;
 }
-static void on_done(void *ud, int i, enum llm_finish f, uint32_t n_gen, int rc)
+static void on_done(void *ud, int i, enum llm_finish f, uint32_t n_gen, uint32_t n_cached, int rc)
 {
 	struct rec *r = ud;
 	r->fin[i] = f;
 	r->n_gen[i] = n_gen;
+	r->n_cached[i] = n_cached;
 	__atomic_add_fetch(&r->done, 1, __ATOMIC_SEQ_CST);
 }
 static const struct textgen_cb cb = {on_text, on_gone, on_done};
@@ -184,12 +187,97 @@ static void no_nul_in_text(void **st)
 	textgen_close(g);
 }
 
+/* Submit ids with a cache key and wait; the record. */
+static struct rec *run_one(struct textgen *g, const int32_t *ids, size_t n, const char *key, uint64_t seed)
+{
+	static struct rec rs[16];
+	static int next;
+	struct rec *r = &rs[next++ % 16];
+	memset(r, 0, sizeof *r);
+	struct textgen_params p;
+	params(&p, seed, 20);
+	snprintf(p.cache_key, sizeof p.cache_key, "%s", key);
+	struct errinfo e = {0};
+	assert_int_equal(textgen_submit(g, ids, n, 1, &p, &cb, r, &e), 0);
+	wait_done(r, 1);
+	return r;
+}
+
+static void assert_same_answer(const struct rec *a, const struct rec *b)
+{
+	assert_int_equal(a->n_gen[0], b->n_gen[0]);
+	assert_int_equal(a->len[0], b->len[0]);
+	assert_memory_equal(a->text[0], b->text[0], a->len[0]);
+}
+
+static void prompt_cache(void **st)
+{
+	struct textgen *g;
+	struct errinfo e = {0};
+	struct textgen_options o = {.path = model, .n_ctx = 256, .threads = 1, .n_slots = 4, .prefix_cache_s = 60};
+	assert_int_equal(textgen_open(&g, &o, &e), 0);
+	static const char text[] = "a prompt long enough to be worth keeping";
+	int32_t *ids;
+	size_t n;
+	assert_int_equal(textgen_encode_text(g, text, sizeof text - 1, &ids, &n, &e), 0);
+	assert_true(n > 20);
+	struct rec *first = run_one(g, ids, n, "alice", 5);
+	assert_int_equal(first->n_cached[0], 0);
+	/* the same prompt, same key: all but the last token from the cache,
+	 * the same tokens as computing it all */
+	struct rec *again = run_one(g, ids, n, "alice", 5);
+	assert_int_equal(again->n_cached[0], n - 1);
+	assert_same_answer(first, again);
+	/* a longer prompt that starts with the cached one */
+	int32_t longer[64];
+	memcpy(longer, ids, n * sizeof *ids);
+	for (size_t i = 0; i < 8; i++)
+		longer[n + i] = 65 + (int32_t)i;
+	struct rec *ext = run_one(g, longer, n + 8, "alice", 6);
+	assert_true(ext->n_cached[0] >= n);
+	assert_true(ext->n_cached[0] < n + 8);
+	/* another key, or none, never reuses alice's: computed whole, and the
+	 * same answers */
+	struct rec *bob = run_one(g, longer, n + 8, "bob", 6);
+	assert_int_equal(bob->n_cached[0], 0);
+	assert_same_answer(ext, bob);
+	struct rec *anon = run_one(g, ids, n, "", 5);
+	assert_int_equal(anon->n_cached[0], 0);
+	assert_same_answer(first, anon);
+	struct textgen_stats s;
+	textgen_stats(g, &s);
+	assert_int_equal(s.cached_tokens, again->n_cached[0] + ext->n_cached[0]);
+	/* forgetting a key (an erasure): bob's gone, alice's kept */
+	textgen_forget(g, "bob");
+	assert_int_equal(run_one(g, longer, n + 8, "bob", 6)->n_cached[0], 0);
+	assert_true(run_one(g, longer, n + 8, "alice", 6)->n_cached[0] >= n);
+	textgen_close(g);
+
+	/* kept for prefix_cache_s only */
+	o.prefix_cache_s = 1;
+	assert_int_equal(textgen_open(&g, &o, &e), 0);
+	run_one(g, ids, n, "alice", 5);
+	assert_int_equal(run_one(g, ids, n, "alice", 5)->n_cached[0], n - 1);
+	usleep(1300 * 1000);
+	assert_int_equal(run_one(g, ids, n, "alice", 5)->n_cached[0], 0);
+	textgen_close(g);
+
+	/* off: nothing kept */
+	o.prefix_cache_s = 0;
+	assert_int_equal(textgen_open(&g, &o, &e), 0);
+	run_one(g, ids, n, "alice", 5);
+	assert_int_equal(run_one(g, ids, n, "alice", 5)->n_cached[0], 0);
+	textgen_close(g);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(batched_equals_alone),
 		cmocka_unit_test(queue_bound_and_cancel),
 		cmocka_unit_test(no_nul_in_text),
+		cmocka_unit_test(prompt_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
