@@ -332,7 +332,16 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 
 	json_t *b = json_deep_copy(req->json);
 	json_object_set_new(b, "model", json_string(m->upstream_model[0] ? m->upstream_model : m->name));
-	json_object_del(b, "user"); /* the end user's identity stays here */
+	/* The end user's identity stays here. The upstream gets a pseudonym of
+	 * the caller instead (a keyed hash of account and end user: the same
+	 * caller always the same, nothing else to learn from it), so an
+	 * upstream that caches prompts per `user`, as Atelier does, never
+	 * reuses one caller's prompt for another, and cannot be used to time
+	 * someone else's. */
+	char pseudo[CRYPTO_HASH_HEX], who[40 + 1 + CRYPTO_HASH_HEX + 16];
+	int wn = snprintf(who, sizeof who, "upstream-user\x1f%s\x1f%s", req->who.user_id, end_user);
+	crypto_blind_index(app->keys, pseudo, who, wn < 0 ? 0 : (size_t)wn >= sizeof who ? sizeof who - 1 : (size_t)wn);
+	json_object_set_new(b, "user", json_pack("s+", "atelier-", pseudo));
 	if (r->stream)
 		json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
 	f->body = json_dumps(b, JSON_COMPACT);

@@ -340,6 +340,23 @@ describe('upstream backend: Atelier in front of Atelier (REQ: GEN-8)', () => {
     assert.equal(byId.gone.available, false);
   });
 
+  test('the upstream caches prompts per caller: the gateway sends a pseudonym, never the end user', async () => {
+    const body = { model: 'remote', messages: [{ role: 'user', content: `via gateway, cached ${Date.now()}` }], max_tokens: 4, seed: 2 };
+    const first = await ai.chat.completions.create(body);
+    const again = await ai.chat.completions.create(body);
+    assert.equal(again.usage.prompt_tokens_details.cached_tokens, again.usage.prompt_tokens - 1, 'the same caller reuses its prompt upstream');
+    assert.equal(again.choices[0].message.content, first.choices[0].message.content);
+    // another account of the gateway, and another end user of this one, share the
+    // gateway's upstream key but not its cache
+    const other = sdk(gw, (await keyFor(gw)).key);
+    assert.equal((await other.chat.completions.create(body)).usage.prompt_tokens_details.cached_tokens, 0);
+    assert.equal((await ai.chat.completions.create({ ...body, user: 'someone' })).usage.prompt_tokens_details.cached_tokens, 0);
+    // what the upstream recorded: a hash of the pseudonym, never the end user's name
+    const csv = await api(up.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${upKey}` } });
+    assert.equal(csv.status, 200, csv.text);
+    assert.ok(!csv.text.includes('someone'));
+  });
+
   test('upstream errors keep the OpenAI shape; unreachable upstream is 503', async () => {
     const e = await ai.chat.completions.create({ model: 'remote', messages: [{ role: 'user', content: 'x' }], temperature: 1.5, top_p: 0 + 1, n: 1, max_tokens: 100000 }).catch((x) => x);
     assert.ok(e instanceof OpenAI.APIError || e.choices, 'answer or OpenAI error');
