@@ -9,6 +9,7 @@
 # gateway itself: atelier_upstream_overhead_seconds).
 #
 #   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 SECONDS_PER_RUN=4 SAMPLES=1000
+#                         CLIENTS="1 4 16" (empty: the gateway figures only)
 set -eu
 [ -n "${DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
@@ -70,7 +71,7 @@ echo "reference: atelier bench (single sequence, same model and threads)"
 # one request first, so no figure carries the first page-in of the weights
 node bench/serve_client.mjs stream "$UP" "$UPKEY" m 1 "$MAXTOK" 1 >/dev/null
 # steady state: each client sends requests for RUN_S seconds, counted after 0.5 s
-for n in 1 4 16; do
+for n in ${CLIENTS-1 4 16}; do
 	node bench/serve_client.mjs steady "$UP" "$UPKEY" m "$n" "$MAXTOK" "$RUN_S" 0.5
 done
 node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m ${SAMPLES:-1000}

@@ -29,7 +29,7 @@ struct route_stats {
 
 static struct route_stats stats[MAX_ROUTES + 1]; /* last: unmatched */
 
-static const double fine_s[] = {0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
+static const double fine_s[] = {0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.1};
 #define NFINE (sizeof fine_s / sizeof fine_s[0])
 static struct {
 	uint64_t bucket[NFINE + 1];

@@ -15,21 +15,28 @@
  * Lazy commits (db_begin_lazy) run at synchronous=NORMAL: in WAL mode the
  * commit is appended to the log without a flush. A barrier thread, woken by
  * the first lazy commit after a barrier, waits DB_LAZY_SYNC_MS (so one flush
- * covers every commit in that window) and rewrites the sync_barrier row with
- * a FULL commit on its own connection; that flushes the log up to and
- * including every earlier commit. The same thread runs the WAL checkpoints:
+ * covers every commit in that window) and fsyncs the log file through a
+ * descriptor of its own: every commit appended before that is then durable,
+ * exactly as a FULL commit's own flush would make it. It takes no SQLite
+ * lock, so no writer waits for the disk. (The first version rewrote a
+ * sync_barrier row with a FULL commit, whose flush held the write lock: every
+ * commit of those 0.3-8 ms waited, the most part of the API's p99. It remains
+ * the fallback where the log file cannot be opened.) The same thread runs the WAL checkpoints:
  * a hook on every connection asks for one when the log passes 1000 pages,
  * instead of SQLite's automatic checkpoint inside whichever commit crossed
  * the line (a request would wait for megabytes to be copied and flushed).
  */
 #include "store/db.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/embedded.h"
 #include "base/log.h"
@@ -67,6 +74,8 @@ struct db {
 	pthread_t sync_thread;
 	bool sync_started, sync_stop, dirty, ckpt;
 	uint64_t barriers, checkpoints;
+	char wal_path[4096]; /* the log file ("" in memory); its descriptor, under conn_mu */
+	int wal_fd;
 };
 
 static int map_rc(int rc)
@@ -208,23 +217,44 @@ static int migrate(struct db *db, struct errinfo *e)
 	return ERR_OK;
 }
 
-/* One FULL commit of the barrier row, which flushes the log through every
- * earlier commit. sync_mu is not held across it: a lazy commit that sets
- * the dirty flag meanwhile must not wait for this flush. */
+/* The log file's descriptor, opened again if the file was replaced (SQLite
+ * deletes the log when its last connection closes); -1 if there is none. */
+static int wal_fd(struct db *db)
+{
+	struct stat a, b;
+	if (db->wal_fd >= 0 && (fstat(db->wal_fd, &a) || stat(db->wal_path, &b) || a.st_ino != b.st_ino ||
+				a.st_dev != b.st_dev)) {
+		close(db->wal_fd);
+		db->wal_fd = -1;
+	}
+	if (db->wal_fd < 0 && db->wal_path[0])
+		db->wal_fd = open(db->wal_path, O_RDONLY | O_CLOEXEC);
+	return db->wal_fd;
+}
+
+/* Make every commit so far durable: fsync the log (no SQLite lock held), or
+ * where there is no log file, one FULL commit of the barrier row. sync_mu is
+ * not held across it: a lazy commit that sets the dirty flag meanwhile must
+ * not wait for this flush. */
 static int barrier(struct db *db)
 {
 	pthread_mutex_lock(&db->conn_mu);
 	pthread_mutex_lock(&db->sync_mu);
 	db->dirty = false; /* commits from now on ask for the next barrier */
 	pthread_mutex_unlock(&db->sync_mu);
-	struct db_conn *c = &db->sync;
-	int rc = db_begin(c);
-	if (rc == ERR_OK)
-		rc = db_exec(c, "UPDATE sync_barrier SET n = n + 1 WHERE id = 1");
-	if (rc == ERR_OK)
-		rc = db_commit(c);
-	if (rc)
-		db_rollback(c);
+	int rc, fd = wal_fd(db);
+	if (fd >= 0) {
+		rc = fsync(fd) ? ERR_IO : ERR_OK;
+	} else {
+		struct db_conn *c = &db->sync;
+		rc = db_begin(c);
+		if (rc == ERR_OK)
+			rc = db_exec(c, "UPDATE sync_barrier SET n = n + 1 WHERE id = 1");
+		if (rc == ERR_OK)
+			rc = db_commit(c);
+		if (rc)
+			db_rollback(c);
+	}
 	pthread_mutex_unlock(&db->conn_mu);
 	pthread_mutex_lock(&db->sync_mu);
 	if (rc) {
@@ -314,6 +344,7 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return ERR_NOMEM;
+	db->wal_fd = -1;
 	db->sync.db = db;
 	pthread_mutex_init(&db->sync_mu, NULL);
 	pthread_mutex_init(&db->conn_mu, NULL);
@@ -334,6 +365,11 @@ int db_open(struct db **out, const struct db_options *o, struct errinfo *e)
 	db->sync.db = db;
 	if (rc == ERR_OK)
 		rc = open_conn(&db->sync, o, e);
+	if (rc == ERR_OK) {
+		const char *fn = sqlite3_db_filename(db->sync.h, "main");
+		if (fn && fn[0] && strlen(fn) + 5 <= sizeof db->wal_path)
+			snprintf(db->wal_path, sizeof db->wal_path, "%s-wal", fn);
+	}
 	if (rc == ERR_OK) {
 		if (pthread_create(&db->sync_thread, NULL, sync_main, db))
 			rc = err_set(e, ERR_INTERNAL, NULL, "database: cannot start the sync thread");
@@ -369,6 +405,8 @@ void db_close(struct db *db)
 		pthread_mutex_unlock(&db->sync_mu);
 		pthread_join(db->sync_thread, NULL); /* runs a last barrier if one is due */
 	}
+	if (db->wal_fd >= 0)
+		close(db->wal_fd);
 	close_conn(&db->sync);
 	for (int i = 0; db->conns && i < db->n; i++)
 		close_conn(&db->conns[i]);

@@ -112,7 +112,9 @@ static void lazy_commit_then_barrier(void **st)
 	uint64_t after = db_sync_count(db);
 	assert_true(after >= before + 1);
 	assert_true(after <= before + 2);
-	assert_true(int_query(b, "SELECT n FROM sync_barrier") > n0);
+	/* a file database's barrier flushes the log itself: no commit of its
+	 * own, so it never holds the write lock while the disk works */
+	assert_int_equal(int_query(b, "SELECT n FROM sync_barrier"), n0);
 	/* nothing lazy since: no more barriers */
 	usleep(3 * DB_LAZY_SYNC_MS * 1000);
 	assert_int_equal(db_sync_count(db), after);
