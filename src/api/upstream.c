@@ -37,6 +37,8 @@ struct fwd {
 	bool sse;                /* upstream answers with text/event-stream */
 	bool passthrough;        /* a non-streamed answer over WHOLE_MAX: copied as it comes */
 	struct http_stream *s;   /* set by the handler after phase 1 */
+	struct http_deferred *d; /* a non-streamed request: answered whole at the end */
+	bool too_long;           /* d: the answer passed WHOLE_MAX */
 	bool opened;
 	char url[CONFIG_STR + 64], auth[CONFIG_STR + 32], model[64];
 	char *body;
@@ -120,6 +122,14 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
 	while (!f->opened)
 		pthread_cond_wait(&f->cv, &f->mu);
 	pthread_mutex_unlock(&f->mu);
+	if (f->d) {
+		/* kept whole for the deferred answer; past WHOLE_MAX given up */
+		if (f->whole.len + n > WHOLE_MAX) {
+			f->too_long = true;
+			return 0;
+		}
+		return buf_append(&f->whole, p, n) ? 0 : n;
+	}
 	if (!f->s || http_stream_gone(f->s))
 		return 0;
 	if (f->status == 401 || f->status == 403)
@@ -193,6 +203,57 @@ static void share_init(void)
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 }
 
+/* A non-streamed request's answer, from the whole upstream answer: its
+ * status (the usage row's). */
+static int answer_whole(struct fwd *f, CURLcode cc)
+{
+	struct http_deferred *d = f->d;
+	f->d = NULL;
+	if (f->too_long) {
+		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
+				    "The upstream server of model '%s' gave an answer over %u MiB", f->model,
+				    WHOLE_MAX >> 20);
+		return 502;
+	}
+	if (f->phase == 0 || f->phase == 2) {
+		if (cc != CURLE_OK && f->status == 0) {
+			http_deferred_error(d, 503, "server_error", "upstream_unavailable", NULL,
+					    "The upstream server of model '%s' cannot be reached; try again later", f->model);
+			return 503;
+		}
+		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
+				    "The upstream server of model '%s' gave an empty answer (HTTP %ld)", f->model, f->status);
+		return 502;
+	}
+	if (f->status == 401 || f->status == 403) {
+		http_deferred_error(d, 502, "server_error", "upstream_auth", NULL,
+				    "the upstream server refused this server's credentials");
+		return 502;
+	}
+	if (cc != CURLE_OK) {
+		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
+				    "The upstream server of model '%s' stopped answering", f->model);
+		return 502;
+	}
+	json_t *v = json_loadb(f->whole.data ? f->whole.data : "", f->whole.len, 0, NULL);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
+				    "The upstream server of model '%s' answered HTTP %ld with no JSON object", f->model,
+				    f->status);
+		return 502;
+	}
+	int status = f->status >= 200 && f->status <= 599 ? (int)f->status : 502;
+	if (status == 200) {
+		take_usage(f, json_object_get(v, "usage"));
+		if (json_object_get(v, "model"))
+			json_object_set_new(v, "model", json_string(f->model)); /* ours, as in streams */
+	}
+	/* errors as the upstream gave them (the OpenAI shape) */
+	http_deferred_json(d, status, v);
+	return status;
+}
+
 /* The threads that wait on upstream calls, kept a minute when idle. */
 static struct tcache workers = TCACHE_INIT(60000);
 
@@ -239,7 +300,9 @@ static void work(void *arg)
 		pthread_mutex_unlock(&f->mu);
 	}
 	int status;
-	if (!f->s)
+	if (f->d)
+		status = answer_whole(f, cc);
+	else if (!f->s)
 		status = cc == CURLE_OK ? (int)f->status : 503;
 	else if (http_stream_gone(f->s))
 		status = 499;
@@ -367,12 +430,31 @@ void upstream_forward(struct http_request *req, struct http_response *res, struc
 			return;
 		}
 	}
+	if (!r->stream) {
+		/* answered whole when the upstream's answer has ended: the
+		 * connection sleeps meanwhile, holding no server thread */
+		f->opened = true;
+		if (f->body && !(f->d = http_defer(req, res))) {
+			if (f->hold)
+				credits_release(app->db, f->hold);
+			f->refs = 1;
+			unref(f);
+			return; /* res is a 500 */
+		}
+	}
 	if (!f->body || tcache_run(&workers, work, f)) {
 		if (f->hold)
 			credits_release(app->db, f->hold);
 		f->refs = 1;
+		if (f->d)
+			http_deferred_error(f->d, 500, "server_error", NULL, NULL, "cannot start the upstream request");
+		else
+			http_error(res, 500, "server_error", NULL, NULL, "cannot start the upstream request");
 		unref(f);
-		http_error(res, 500, "server_error", NULL, NULL, "cannot start the upstream request");
+		return;
+	}
+	if (!r->stream) {
+		unref(f);
 		return;
 	}
 	pthread_mutex_lock(&f->mu);

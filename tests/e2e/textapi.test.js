@@ -365,3 +365,54 @@ describe('upstream backend: Atelier in front of Atelier (REQ: GEN-8)', () => {
     assert.match(g.message, /cannot be reached/);
   });
 });
+
+// A local stand-in for a slow OpenAI-compatible server: it checks what a real
+// one would receive and answers after a delay, so the gateway's handling of
+// calls in flight can be watched.
+describe('gateway: non-streamed calls wait without holding a server thread', () => {
+  let fake, gw, ai, seen = [];
+  before(async () => {
+    fake = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const j = JSON.parse(body);
+        seen.push({ auth: req.headers.authorization, body: j });
+        const reply = j.messages[0].content === 'not json'
+          ? () => { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end('upstream exploded'); }
+          : () => { res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'their-name', choices: [{ index: 0, message: { role: 'assistant', content: 'slow answer' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })); };
+        setTimeout(reply, 1500);
+      });
+    });
+    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+    gw = await startServer({
+      config: {
+        server: { threads: 2 },
+        'model.slow': { kind: 'text', backend: 'openai', base_url: `http://127.0.0.1:${fake.address().port}/v1`, api_key: 'fake-upstream-key' },
+      },
+    });
+    ai = sdk(gw, (await keyFor(gw)).key);
+  });
+  after(async () => { await gw?.stop(); fake?.close(); });
+
+  test('six slow calls on a two-thread server: the server answers others meanwhile, then each its real status', async () => {
+    const calls = Array.from({ length: 6 }, () => ai.chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: 'hi' }], user: 'end-user-1' }));
+    await sleep(300);
+    const t0 = performance.now();
+    const h = await api(gw.url, 'GET', '/healthz');
+    const took = performance.now() - t0;
+    assert.equal(h.status, 200);
+    assert.ok(took < 700, `healthz took ${took.toFixed(0)} ms while six upstream calls were in flight`);
+    for (const r of await Promise.all(calls)) {
+      assert.equal(r.choices[0].message.content, 'slow answer');
+      assert.equal(r.model, 'slow', 'our model name');
+      assert.equal(r.usage.completion_tokens, 2);
+    }
+    assert.equal(seen[0].auth, 'Bearer fake-upstream-key');
+    assert.match(seen[0].body.user, /^atelier-[0-9a-f]+$/, 'a pseudonym, not the end user');
+    // an upstream failure that is not JSON is a 502 in the OpenAI shape, not a 200
+    const e = await ai.chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: 'not json' }] }).catch((x) => x);
+    assert.equal(e.status, 502);
+    assert.equal(e.code, 'upstream_error');
+  });
+});
