@@ -47,7 +47,8 @@ struct choice {
 struct call {
 	pthread_mutex_t mu;      /* held by the handler while it submits */
 	struct app *app;
-	struct http_stream *s;
+	struct http_stream *s;   /* streamed: the events */
+	struct http_deferred *d; /* not streamed: the answer, given whole at the end */
 	const struct textgen *gen;
 	struct textreq r;        /* pointers into body, which we hold */
 	json_t *body;
@@ -130,12 +131,18 @@ static json_t *lp_entry(struct call *k, int32_t tok, float lp, const float *logi
 	return json_pack("{s:s%, s:f, s:o}", "token", text, len, "logprob", (double)lp, "top_logprobs", top);
 }
 
+/* The client has left (or its answer could not be set up). */
+static bool call_gone(struct call *k)
+{
+	return k->r.stream ? !k->s || http_stream_gone(k->s) : !k->d || http_deferred_gone(k->d);
+}
+
 static int on_text(void *ud, int index, const char *text, size_t len, int32_t tok, float lp, const float *logits)
 {
 	struct call *k = ud;
 	pthread_mutex_lock(&k->mu);
 	pthread_mutex_unlock(&k->mu);
-	if (!k->s)
+	if (!k->s && !k->d)
 		return 1;
 	struct choice *c = &k->ch[index];
 	json_t *lpe = NULL;
@@ -146,8 +153,7 @@ static int on_text(void *ud, int index, const char *text, size_t len, int32_t to
 			json_array_append_new(c->logprobs, lpe);
 		if (len && buf_append(&c->text, text, len))
 			return 1;
-		/* whitespace keeps the connection honest: a client that left makes this fail */
-		return tok >= 0 && http_stream_write(k->s, " ", 1) ? 1 : 0;
+		return http_deferred_gone(k->d); /* a client that left stops the generation */
 	}
 	if (!len && !lpe && c->started)
 		return http_stream_gone(k->s);
@@ -179,7 +185,7 @@ static int on_gone(void *ud)
 	/* the handler may still be opening the stream: wait for it */
 	pthread_mutex_lock(&k->mu);
 	pthread_mutex_unlock(&k->mu);
-	return !k->s || http_stream_gone(k->s);
+	return call_gone(k);
 }
 
 /* The whole answer (non-streamed). */
@@ -256,7 +262,7 @@ static void free_call(struct call *k)
 
 static void finish_call(struct call *k)
 {
-	bool gone = !k->s || http_stream_gone(k->s);
+	bool gone = call_gone(k);
 	int status = k->failed ? 500 : gone ? 499 : 200;
 	int64_t cost = textreq_cost(k->n_prompt * (int64_t)k->r.n, k->price_p, k->n_gen, k->price_c);
 	meter(k->app, k->owner, k->endpoint, k->model, k->key_id, k->end_user, k->n_prompt * (int64_t)k->r.n, k->n_gen,
@@ -272,18 +278,20 @@ static void finish_call(struct call *k)
 				send_event(k, v);
 			}
 			http_stream_event(k->s, NULL, "[DONE]");
-		} else if (k->failed) {
-			const char *m = "{\"error\":{\"message\":\"the model failed\",\"type\":\"server_error\",\"code\":\"engine_error\",\"param\":null}}";
-			http_stream_write(k->s, m, strlen(m));
-		} else {
+		}
+	}
+	if (!k->r.stream) {
+		/* the real status: a failure is a 500, not an error under a 200 */
+		if (k->failed)
+			http_deferred_error(k->d, 500, "server_error", "engine_error", NULL, "the model failed");
+		else if (gone)
+			http_deferred_error(k->d, 499, "invalid_request_error", "client_closed", NULL, "the client left");
+		else {
 			json_t *v = full_answer(k);
 			json_object_set_new(v, "usage", usage_json(k->n_prompt * (uint32_t)k->r.n, k->n_gen, k->n_cached));
-			char *s = json_dumps(v, JSON_COMPACT);
-			json_decref(v);
-			if (s)
-				http_stream_write(k->s, s, strlen(s));
-			free(s);
+			http_deferred_json(k->d, 200, v);
 		}
+		k->d = NULL;
 	}
 	http_stream_close(k->s);
 	free_call(k);
@@ -459,9 +467,12 @@ static void generate(struct http_request *req, struct http_response *res, void *
 			http_set_header(res, "Retry-After", "1");
 		return refuse(req, res, app, &r, endpoint, rc, &e);
 	}
-	k->s = http_stream_open(req, res, 200, r.stream ? "text/event-stream" : "application/json");
-	if (!k->s)
-		k->failed = true; /* the callbacks see a gone stream and cancel */
+	if (r.stream)
+		k->s = http_stream_open(req, res, 200, "text/event-stream");
+	else
+		k->d = http_defer(req, res); /* answered whole, with its real status */
+	if (!k->s && !k->d)
+		k->failed = true; /* the callbacks see a gone client and cancel */
 	pthread_mutex_unlock(&k->mu);
 }
 

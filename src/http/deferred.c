@@ -16,6 +16,7 @@
  */
 #include "http/deferred.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +121,27 @@ static void complete(struct http_deferred *d, int status, char *body)
 		wake(d);
 	}
 	pthread_mutex_unlock(&d->mu);
+}
+
+bool http_deferred_gone(struct http_deferred *d)
+{
+	if (!d)
+		return true;
+	pthread_mutex_lock(&d->mu);
+	bool gone = d->gone;
+	if (!gone && d->conn && d->waiting) {
+		/* a sleeping connection is not watched by the server: ask the
+		 * socket whether the peer has shut its side (POLLRDHUP is set
+		 * whatever unread bytes remain, a TLS close_notify among them) */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(d->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+			if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+				gone = true;
+		}
+	}
+	pthread_mutex_unlock(&d->mu);
+	return gone;
 }
 
 void http_deferred_json(struct http_deferred *d, int status, json_t *v)

@@ -174,8 +174,9 @@ json_t *http_error_value(const char *type, const char *code, const char *param, 
  * The producer must complete exactly once; completing is always safe: for a
  * connection that has gone, or a response the server already answered
  * because it is stopping (503 server_stopping), the answer is dropped.
- * A client that leaves while the connection sleeps is not noticed (the
- * socket is not watched) until the answer is written. */
+ * A client that leaves while the connection sleeps is not noticed by the
+ * server (the socket is not watched) until the answer is written; a producer
+ * that can stop early asks http_deferred_gone. */
 
 struct http_deferred;
 
@@ -190,6 +191,11 @@ void http_deferred_header(struct http_deferred *d, const char *name, const char 
 /* Complete with a JSON value (takes the reference) and drop the producer's
  * reference. Any thread. */
 void http_deferred_json(struct http_deferred *d, int status, json_t *v);
+
+/* Whether the client has left: the connection ended, or, while it sleeps,
+ * its peer shut the socket (checked now, without blocking). Any thread,
+ * before completing. True for NULL. */
+bool http_deferred_gone(struct http_deferred *d);
 
 /* Complete with the OpenAI error shape (see http_error). Any thread. */
 void http_deferred_error(struct http_deferred *d, int status, const char *type, const char *code,

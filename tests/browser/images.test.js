@@ -121,22 +121,23 @@ describe('image studio and gallery in chromium', () => {
     if (!need(t)) return;
     await page.getByLabel('Negative prompt (optional)').fill('green');
     await page.getByLabel('Number of images').fill('2');
-    await page.getByLabel('Steps').fill('30');
+    // enough steps that each image outlasts a few of the page's 250 ms polls
+    await page.getByLabel('Steps').fill('100');
     await page.getByLabel('Seed (optional)').fill('7');
     await page.getByLabel('Guidance').fill('4');
     await page.getByLabel('Sampler').selectOption('euler');
     const { seen, req } = await generate();
     const body = JSON.parse(req.postData());
     assert.deepEqual(body, { model: 'shapes', prompt: PROMPT, size: '32x32', sampler: 'euler', negative_prompt: 'green',
-      n: 2, steps: 30, seed: 7, guidance: 4, response_format: 'url', async: true });
-    const steps = seen.filter((s) => /step \d+ of 30$/.test(s));
+      n: 2, steps: 100, seed: 7, guidance: 4, response_format: 'url', async: true });
+    const steps = seen.filter((s) => /step \d+ of 100$/.test(s));
     assert.ok(steps.length >= 2, `progress was drawn step by step: ${JSON.stringify(seen)}`);
-    assert.ok(seen.some((s) => /^Image 2 of 2: step \d+ of 30$/.test(s)), `the second image's progress: ${JSON.stringify(seen)}`);
+    assert.ok(seen.some((s) => /^Image 2 of 2: step \d+ of 100$/.test(s)), `the second image's progress: ${JSON.stringify(seen)}`);
     assert.equal(await gallery().count(), 2);
     assert.equal(await page.locator('.gallery-item.fresh').count(), 2, 'the new images are marked');
     assert.match(await page.locator('#gallery-status').textContent(), /2 new images/);
     const first = gallery().first();
-    assert.match(await first.locator('figcaption').textContent(), new RegExp(`${PROMPT}.*not: green.*seed (7|8) · 30 steps · guidance 4`));
+    assert.match(await first.locator('figcaption').textContent(), new RegExp(`${PROMPT}.*not: green.*seed (7|8) · 100 steps · guidance 4`));
     const img = first.locator('img');
     await page.waitForFunction(() => [...document.querySelectorAll('.gallery-item img')].every((i) => i.complete && i.naturalWidth > 0));
     const look = await img.evaluate((i) => ({ w: i.naturalWidth, shown: i.getBoundingClientRect().width, rendering: getComputedStyle(i).imageRendering }));

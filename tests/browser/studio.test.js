@@ -361,7 +361,9 @@ describe('studio in chromium', () => {
     await page.getByRole('link', { name: 'Images' }).click();
     await page.getByRole('heading', { name: 'Image studio' }).waitFor();
     await page.getByLabel('Prompt', { exact: true }).fill('a yellow triangle on a gray background, center');
-    await page.getByLabel('Steps').fill('20');
+    // enough steps that the job outlasts a few of the page's 250 ms polls,
+    // however fast this machine's engine (20 steps took well under one here)
+    await page.getByLabel('Steps').fill('150');
     await page.evaluate(() => {
       window.__steps = [];
       const el = document.querySelector('.progress-text');
@@ -369,9 +371,9 @@ describe('studio in chromium', () => {
     });
     await page.getByRole('button', { name: 'Generate' }).click();
     await page.locator('.progress-text', { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 120000 });
-    assert.match(await page.locator('.progress-text').textContent(), /^Done: 1 image, 20 steps each/);
+    assert.match(await page.locator('.progress-text').textContent(), /^Done: 1 image, 150 steps each/);
     const seen = await page.evaluate(() => window.__steps);
-    assert.ok(seen.some((x) => /^step \d+ of 20$/.test(x)), `progress was shown: ${JSON.stringify(seen)}`);
+    assert.ok(seen.some((x) => /^step \d+ of 150$/.test(x)), `progress was shown: ${JSON.stringify(seen)}`);
     await shot('images');
     await page.getByRole('link', { name: 'Gallery' }).click();
     const item = page.locator('.gallery-item');

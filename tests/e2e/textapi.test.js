@@ -18,6 +18,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A wider random model that takes a few milliseconds a token (its weights
+// are read from memory for each), so a long answer is still being generated
+// when a test's client leaves.
+function makeWideModel() {
+  const dir = mkdtempSync(join(tmpdir(), 'atelier-models-'));
+  const r = spawnSync('/usr/bin/python3', ['-c',
+    'import sys; sys.path.insert(0, sys.argv[1]); import make_test_models as m; '
+    + 'm.write_model(sys.argv[2], "llama", "F32", dict(m.SMALL, dim=512, layers=4, heads=8, kv=4, ffn=1408, ctx=4096))',
+    join(root, 'tools'), join(dir, 'wide.gguf')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return join(dir, 'wide.gguf');
+}
+
 function makeModel() {
   const dir = mkdtempSync(join(tmpdir(), 'atelier-models-'));
   const r = spawnSync('/usr/bin/python3', [join(root, 'tools/make_test_models.py'), dir, 'llama_f32'], { encoding: 'utf8' });
@@ -61,6 +74,7 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
         'model.tiny': { kind: 'text', backend: 'builtin', path: modelPath, threads: 1, context: 256, max_queue: 64 },
         'model.dear': { kind: 'text', backend: 'builtin', path: modelPath, threads: 1, context: 256, price_prompt: '1000', price_completion: '1000' },
         'model.broken': { kind: 'text', backend: 'builtin', path: '/nonexistent/model.gguf' },
+        'model.wide': { kind: 'text', backend: 'builtin', path: makeWideModel(), threads: 1, context: 4096 },
       },
     });
     ({ key, client: owner } = await keyFor(srv));
@@ -294,6 +308,22 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
     const usage = await api(srv.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${key}` } });
     assert.equal(usage.status, 200, usage.text);
     assert.match(usage.text, /,499,/);
+  });
+
+  test('a non-streamed client that leaves stops its generation too; usage row says 499 (REQ: USE-1)', async () => {
+    const { key: k2 } = await keyFor(srv); // its own usage rows
+    const req = http.request(srv.url + '/v1/chat/completions', { method: 'POST', headers: { Authorization: `Bearer ${k2}`, 'Content-Type': 'application/json' } });
+    req.on('error', () => {});
+    req.end(JSON.stringify({ model: 'wide', messages: [{ role: 'user', content: 'long, then gone' }], max_tokens: 3000, temperature: 0 }));
+    await sleep(400);
+    req.destroy();
+    await sleep(400);
+    const csv = (await api(srv.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${k2}` } })).text.trim().split('\n');
+    const col = csv[0].split(',');
+    const row = csv[1].split(',');
+    assert.equal(csv.length, 2, csv.join('\n'));
+    assert.equal(row[col.indexOf('status')], '499', csv.join('\n'));
+    assert.ok(Number(row[col.indexOf('completion_tokens')]) < 3000, 'stopped before max_tokens: ' + csv[1]);
   });
 
   test('no prompt or output in the logs', async () => {
