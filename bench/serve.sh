@@ -9,7 +9,7 @@
 # gateway itself: atelier_upstream_overhead_seconds).
 #
 #   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 SECONDS_PER_RUN=4 SAMPLES=1000
-#                         CLIENTS="1 4 16" (empty: the gateway figures only)
+#                         CLIENTS="1 4 16" (empty: the gateway figures only) ROUNDS=3
 set -eu
 [ -n "${DEBUG:-}" ] && set -x
 cd "$(dirname "$0")/.."
@@ -70,10 +70,23 @@ echo "reference: atelier bench (single sequence, same model and threads)"
 ./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" 2>&1 | tail -4
 # one request first, so no figure carries the first page-in of the weights
 node bench/serve_client.mjs stream "$UP" "$UPKEY" m 1 "$MAXTOK" 1 >/dev/null
-# steady state: each client sends requests for RUN_S seconds, counted after 0.5 s
-for n in ${CLIENTS-1 4 16}; do
-	node bench/serve_client.mjs steady "$UP" "$UPKEY" m "$n" "$MAXTOK" "$RUN_S" 0.5
+# steady state: each client sends requests for RUN_S seconds, counted after
+# 0.5 s; ROUNDS rounds of every client count, interleaved, so a slow spell of
+# this shared machine falls on all counts alike; then the median of each
+r=0
+while [ "$r" -lt "${ROUNDS:-3}" ]; do
+	r=$((r + 1))
+	for n in ${CLIENTS-1 4 16}; do
+		node bench/serve_client.mjs steady "$UP" "$UPKEY" m "$n" "$MAXTOK" "$RUN_S" 0.5 | tee -a "$tmp/steady"
+	done
 done
+[ -s "$tmp/steady" ] && awk '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } n = f["clients"]; v[n, ++c[n]] = f["tok_s"]; if (!(n in seen)) { seen[n] = 1; order[++k] = n } }
+	function median(n,   i, j, t, m) { m = c[n]; for (i = 1; i <= m; i++) a[i] = v[n, i]
+		for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+	END { for (i = 1; i <= k; i++) { med[order[i]] = median(order[i]); printf "median clients=%s tok_s=%.1f (%d rounds)\n", order[i], med[order[i]], c[order[i]] }
+	      if ((1 in med) && (16 in med) && med[1] > 0) printf "ratio 16/1 (medians) = %.2f (target >= 3)\n", med[16] / med[1] }' "$tmp/steady"
 node bench/serve_client.mjs overhead "$GW" "$GWKEY" r "$UP" "$UPKEY" m ${SAMPLES:-1000}
 # the gateway's own account of the same calls: its time before each upstream
 # call and after the upstream's answer ended (histogram in /metrics); a
