@@ -906,35 +906,21 @@ const struct quant_kernel *quant_kernel_scalar(uint32_t t)
 	return t < TENSOR__MAX && scalar[t].dot ? &scalar[t] : NULL;
 }
 
-const struct quant_kernel *quant_kernel_avx2(uint32_t t)
-{
-	pthread_once(&once, detect);
+/* The kernel of table for type t, if the CPU has what it needs (have). */
+#define KERNEL_ACCESSOR(name, have, table)                                         \
+	const struct quant_kernel *name(uint32_t t)                                 \
+	{                                                                           \
+		pthread_once(&once, detect);                                        \
+		return KERNEL_FROM(have, table, t);                                 \
+	}
 #ifdef QUANT_X86
-	if (have_avx2 && t < TENSOR__MAX && avx2[t].dot)
-		return &avx2[t];
+#define KERNEL_FROM(have, table, t) ((have) && (t) < TENSOR__MAX && (table)[t].dot ? &(table)[t] : NULL)
+#else
+#define KERNEL_FROM(have, table, t) ((void)(have), (void)(t), (const struct quant_kernel *)NULL)
 #endif
-	return NULL;
-}
-
-const struct quant_kernel *quant_kernel_vnni(uint32_t t)
-{
-	pthread_once(&once, detect);
-#ifdef QUANT_X86
-	if (have_vnni && t < TENSOR__MAX && vnni[t].dot)
-		return &vnni[t];
-#endif
-	return NULL;
-}
-
-const struct quant_kernel *quant_kernel_avx512(uint32_t t)
-{
-	pthread_once(&once, detect);
-#ifdef QUANT_X86
-	if (have_avx512 && t < TENSOR__MAX && avx512[t].dot)
-		return &avx512[t];
-#endif
-	return NULL;
-}
+KERNEL_ACCESSOR(quant_kernel_avx2, have_avx2, avx2)
+KERNEL_ACCESSOR(quant_kernel_vnni, have_vnni, vnni)
+KERNEL_ACCESSOR(quant_kernel_avx512, have_avx512, avx512)
 
 const struct quant_kernel *quant_kernel(uint32_t t)
 {
