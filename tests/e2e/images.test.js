@@ -854,9 +854,10 @@ test('shutdown while a synchronous generation waits: 503 server_stopping, a clea
   const dataDir = mkdtempSync(join(tmpdir(), 'atelier-imgstop-'));
   const config = { server: { shutdown_grace: '1s' }, 'model.shapes': shapes };
   let srv = await startServer({ config, dataDir });
-  const u = await user(srv, { credits: 20 });
-  // 60 steps: seconds, longer than the grace
-  const p = gen(srv.url, u.key, { prompt: 'a blue square on a white background, center', steps: 60 });
+  const u = await user(srv, { credits: 60 });
+  // two images of 150 steps on one thread: seconds, longer than the grace
+  // (60 steps of one image ended within it on a fast machine)
+  const p = gen(srv.url, u.key, { prompt: 'a blue square on a white background, center', steps: 150, n: 2 });
   await sleep(500);
   const [r, exit] = await Promise.all([p, srv.stop()]);
   assert.equal(r.status, 503, r.text);
@@ -868,9 +869,9 @@ test('shutdown while a synchronous generation waits: 503 server_stopping, a clea
     let list;
     for (const t = Date.now(); Date.now() - t < 120000; await sleep(200)) {
       list = (await api(srv.url, 'GET', '/api/images', { headers: { Authorization: `Bearer ${u.key}` } })).json;
-      if (list?.data?.length) break;
+      if (list?.data?.length >= 2) break;
     }
-    assert.equal(list.data.length, 1, `the paid job ran after the restart (jobs: ${sql(dataDir, 'SELECT state FROM image_jobs')})`);
+    assert.equal(list.data.length, 2, `the paid job ran after the restart (jobs: ${sql(dataDir, 'SELECT state FROM image_jobs')})`);
   } finally {
     await srv.stop();
   }
