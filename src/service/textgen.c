@@ -129,6 +129,10 @@ int textgen_open(struct textgen **out, const struct textgen_options *o, struct e
 		g->eos[g->n_eos++] = eot;
 
 	g->n_slots = o->n_slots ? o->n_slots : 16;
+	if (g->n_slots > TEXTGEN_MAX_SLOTS) {
+		rc = err_set(e, ERR_INVALID, "slots", "at most %d sequences at once", TEXTGEN_MAX_SLOTS);
+		goto fail;
+	}
 	g->max_queue = o->max_queue ? o->max_queue : 64;
 	g->chunk = o->prefill_chunk ? o->prefill_chunk : 128;
 	g->n_batch = g->chunk + g->n_slots;
@@ -487,6 +491,39 @@ static void sample_worker(void *ctx, int ith, int nth)
 	}
 }
 
+static int advance(struct textgen *g, struct seq *s, const float *logits);
+
+/* A step's sampled tokens to emit: the callbacks (a chunk of JSON and a wake
+ * of the client's connection, some 12 us a token) run on the engine's
+ * threads, which would otherwise wait for the next step, one request at a
+ * time per thread. */
+struct emit_job {
+	struct textgen *g;
+	struct seq *s[TEXTGEN_MAX_SLOTS]; /* grouped by request (ud) */
+	size_t n;
+	atomic_size_t next; /* next request to claim: its first index */
+};
+
+static void emit_worker(void *ctx, int ith, int nth)
+{
+	(void)ith;
+	(void)nth;
+	struct emit_job *j = ctx;
+	for (;;) {
+		/* claim a whole group: the index of its first sequence */
+		size_t i = atomic_load_explicit(&j->next, memory_order_relaxed), end;
+		do {
+			if (i >= j->n)
+				return;
+			for (end = i + 1; end < j->n && j->s[end]->ud == j->s[i]->ud; end++)
+				;
+		} while (!atomic_compare_exchange_weak_explicit(&j->next, &i, end, memory_order_relaxed,
+							       memory_order_relaxed));
+		for (; i < end; i++)
+			advance(j->g, j->s[i], llm_logits(j->g->ctx, (size_t)j->s[i]->bidx));
+	}
+}
+
 /* Emit s->tok: stop strings, callbacks, the end of the sequence. */
 static int advance(struct textgen *g, struct seq *s, const float *logits)
 {
@@ -607,6 +644,7 @@ static void step(struct textgen *g)
 			threads_run(llm_ctx_pool(g->ctx), sample_worker, &j);
 		}
 	}
+	struct emit_job j = {.g = g};
 	for (uint32_t i = 0; i < g->n_slots; i++) {
 		struct seq *s = g->active[i];
 		if (!s || s->bidx < 0)
@@ -618,8 +656,21 @@ static void step(struct textgen *g)
 		/* a decode entry consumed position pos */
 		if (s->pos >= s->n_prompt && g->batch[s->bidx].pos == (int32_t)s->pos)
 			s->pos++;
-		advance(g, s, llm_logits(g->ctx, (size_t)s->bidx));
+		/* the choices of one request stay together, in order: its
+		 * callbacks are never called from two threads at once */
+		size_t at = j.n;
+		for (size_t k = 0; k < j.n; k++)
+			if (j.s[k]->ud == s->ud)
+				at = k + 1;
+		memmove(j.s + at + 1, j.s + at, (j.n - at) * sizeof *j.s);
+		j.s[at] = s;
+		j.n++;
 	}
+	atomic_init(&j.next, 0);
+	if (j.n > 1)
+		threads_run(llm_ctx_pool(g->ctx), emit_worker, &j);
+	else
+		emit_worker(&j, 0, 1);
 }
 
 static void *run(void *arg)

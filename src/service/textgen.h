@@ -28,12 +28,13 @@
 #define TEXTGEN_MAX_STOP 4
 #define TEXTGEN_MAX_N 4          /* choices per request */
 #define TEXTGEN_MAX_TOP 20       /* top_logprobs */
+#define TEXTGEN_MAX_SLOTS 256    /* sequences decoded together */
 
 struct textgen_options {
 	const char *path;      /* GGUF file */
 	uint32_t n_ctx;        /* context cap per sequence; 0: the model's (engine caps at 4096) */
 	int threads;           /* engine threads; 0: every core */
-	uint32_t n_slots;      /* sequences decoded together; 0: 16 */
+	uint32_t n_slots;      /* sequences decoded together; 0: 16; at most TEXTGEN_MAX_SLOTS */
 	uint32_t max_queue;    /* requests waiting for a slot; 0: 64 */
 	uint32_t prefill_chunk;/* most prompt tokens per step; 0: 128 */
 	/* Prompt caching: seconds a finished sequence's keys and values stay in
