@@ -32,7 +32,9 @@ void sampler_params_default(struct sampler_params *p);
 
 struct sampler;
 
-/* ERR_INVALID names the parameter out of range. */
+/* ERR_INVALID names the parameter out of range. The draw's vector path is
+ * chosen here, from the CPU and ATELIER_ENGINE_SCALAR=1 or
+ * ATELIER_ENGINE_NO_AVX512=1; every path draws the same tokens. */
 int sampler_new(struct sampler **out, const struct sampler_params *p, uint32_t n_vocab, struct errinfo *e);
 void sampler_free(struct sampler *s); /* accepts NULL */
 
