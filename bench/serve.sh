@@ -8,7 +8,7 @@
 # overhead < 1 ms (measured by the client as gateway minus direct, and by the
 # gateway itself: atelier_upstream_overhead_seconds).
 #
-#   sh bench/serve.sh     MODEL=path.gguf THREADS=2 MAXTOK=64 SECONDS_PER_RUN=4 SAMPLES=1000
+#   sh bench/serve.sh     MODEL=path.gguf (or mid) THREADS=2 MAXTOK=64 SECONDS_PER_RUN=4 SAMPLES=1000
 #                         CLIENTS="1 4 16" (empty: the gateway figures only) ROUNDS=3
 set -eu
 [ -n "${DEBUG:-}" ] && set -x
@@ -20,6 +20,14 @@ THREADS=${THREADS:-2}
 MAXTOK=${MAXTOK:-64}
 RUN_S=${SECONDS_PER_RUN:-4}
 MODEL=${MODEL:-}
+if [ "$MODEL" = mid ]; then
+	# a random 150M-parameter F16 llama (300 MB): weights far past the
+	# caches, as for any model worth serving, where one stream waits on
+	# memory and a batch reads the weights once for all; the tiny model fits
+	# in cache, so one stream is already near what the cores can compute
+	/usr/bin/python3 -c 'import sys; sys.path.insert(0, "tools"); import make_test_models as m; m.write_model(sys.argv[1], "llama", "F16", dict(dim=1024, layers=12, heads=16, kv=8, ffn=2816, vocab=4096, ctx=512))' "$tmp/mid.gguf"
+	MODEL=$tmp/mid.gguf
+fi
 if [ -z "$MODEL" ]; then
 	if [ -f models/atelier-tiny.gguf ]; then MODEL=models/atelier-tiny.gguf; else
 		/usr/bin/python3 tools/make_test_models.py "$tmp" llama_q8_0 >/dev/null
