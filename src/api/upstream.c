@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,44 +204,51 @@ static void share_init(void)
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 }
 
-/* A non-streamed request's answer, from the whole upstream answer: its
- * status (the usage row's). */
-static int answer_whole(struct fwd *f, CURLcode cc)
+/* A non-streamed request's answer, from the whole upstream answer: *out
+ * (its body, an OpenAI error for a failure) and the status, which the usage
+ * row records too. Sent after the charge and the usage row, so a client that
+ * has its answer finds both. */
+static json_t *fail_value(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *fail_value(const char *code, const char *fmt, ...)
 {
-	struct http_deferred *d = f->d;
-	f->d = NULL;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return http_error_value("server_error", code, NULL, msg);
+}
+
+static int answer_whole(struct fwd *f, CURLcode cc, json_t **out)
+{
 	if (f->too_long) {
-		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
-				    "The upstream server of model '%s' gave an answer over %u MiB", f->model,
-				    WHOLE_MAX >> 20);
+		*out = fail_value("upstream_error", "The upstream server of model '%s' gave an answer over %u MiB", f->model,
+				  WHOLE_MAX >> 20);
 		return 502;
 	}
 	if (f->phase == 0 || f->phase == 2) {
 		if (cc != CURLE_OK && f->status == 0) {
-			http_deferred_error(d, 503, "server_error", "upstream_unavailable", NULL,
-					    "The upstream server of model '%s' cannot be reached; try again later", f->model);
+			*out = fail_value("upstream_unavailable",
+					  "The upstream server of model '%s' cannot be reached; try again later", f->model);
 			return 503;
 		}
-		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
-				    "The upstream server of model '%s' gave an empty answer (HTTP %ld)", f->model, f->status);
+		*out = fail_value("upstream_error", "The upstream server of model '%s' gave an empty answer (HTTP %ld)",
+				  f->model, f->status);
 		return 502;
 	}
 	if (f->status == 401 || f->status == 403) {
-		http_deferred_error(d, 502, "server_error", "upstream_auth", NULL,
-				    "the upstream server refused this server's credentials");
+		*out = fail_value("upstream_auth", "the upstream server refused this server's credentials");
 		return 502;
 	}
 	if (cc != CURLE_OK) {
-		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
-				    "The upstream server of model '%s' stopped answering", f->model);
+		*out = fail_value("upstream_error", "The upstream server of model '%s' stopped answering", f->model);
 		return 502;
 	}
 	json_t *v = json_loadb(f->whole.data ? f->whole.data : "", f->whole.len, 0, NULL);
 	if (!json_is_object(v)) {
 		json_decref(v);
-		http_deferred_error(d, 502, "server_error", "upstream_error", NULL,
-				    "The upstream server of model '%s' answered HTTP %ld with no JSON object", f->model,
-				    f->status);
+		*out = fail_value("upstream_error", "The upstream server of model '%s' answered HTTP %ld with no JSON object",
+				  f->model, f->status);
 		return 502;
 	}
 	int status = f->status >= 200 && f->status <= 599 ? (int)f->status : 502;
@@ -249,8 +257,7 @@ static int answer_whole(struct fwd *f, CURLcode cc)
 		if (json_object_get(v, "model"))
 			json_object_set_new(v, "model", json_string(f->model)); /* ours, as in streams */
 	}
-	/* errors as the upstream gave them (the OpenAI shape) */
-	http_deferred_json(d, status, v);
+	*out = v; /* errors as the upstream gave them (the OpenAI shape) */
 	return status;
 }
 
@@ -300,8 +307,9 @@ static void work(void *arg)
 		pthread_mutex_unlock(&f->mu);
 	}
 	int status;
+	json_t *whole = NULL;
 	if (f->d)
-		status = answer_whole(f, cc);
+		status = answer_whole(f, cc, &whole);
 	else if (!f->s)
 		status = cc == CURLE_OK ? (int)f->status : 503;
 	else if (http_stream_gone(f->s))
@@ -351,6 +359,10 @@ static void work(void *arg)
 		.cost = status == 200 ? textreq_cost(f->prompt, f->price_p, f->completion, f->price_c) : 0,
 	};
 	usage_record(f->app->db, &u);
+	if (f->d) {
+		http_deferred_json(f->d, status, whole);
+		f->d = NULL;
+	}
 	curl_slist_free_all(h);
 	if (c)
 		curl_easy_cleanup(c);

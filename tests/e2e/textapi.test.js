@@ -400,7 +400,7 @@ describe('upstream backend: Atelier in front of Atelier (REQ: GEN-8)', () => {
 // one would receive and answers after a delay, so the gateway's handling of
 // calls in flight can be watched.
 describe('gateway: non-streamed calls wait without holding a server thread', () => {
-  let fake, gw, ai, seen = [];
+  let fake, gw, ai, gwKey, seen = [];
   before(async () => {
     fake = http.createServer((req, res) => {
       let body = '';
@@ -421,7 +421,8 @@ describe('gateway: non-streamed calls wait without holding a server thread', () 
         'model.slow': { kind: 'text', backend: 'openai', base_url: `http://127.0.0.1:${fake.address().port}/v1`, api_key: 'fake-upstream-key' },
       },
     });
-    ai = sdk(gw, (await keyFor(gw)).key);
+    gwKey = (await keyFor(gw)).key;
+    ai = sdk(gw, gwKey);
   });
   after(async () => { await gw?.stop(); fake?.close(); });
 
@@ -438,6 +439,11 @@ describe('gateway: non-streamed calls wait without holding a server thread', () 
       assert.equal(r.model, 'slow', 'our model name');
       assert.equal(r.usage.completion_tokens, 2);
     }
+    // charged and recorded before the answer was sent: a client that has its
+    // answer finds the usage row at once
+    const csv = (await api(gw.url, 'GET', '/api/usage?format=csv', { headers: { Authorization: `Bearer ${gwKey}` } })).text.trim().split('\n');
+    assert.equal(csv.length, 7, csv.join('\n'));
+    assert.ok(csv.slice(1).every((l) => l.split(',')[csv[0].split(',').indexOf('status')] === '200'), csv.join('\n'));
     assert.equal(seen[0].auth, 'Bearer fake-upstream-key');
     assert.match(seen[0].body.user, /^atelier-[0-9a-f]+$/, 'a pseudonym, not the end user');
     // an upstream failure that is not JSON is a 502 in the OpenAI shape, not a 200
