@@ -229,7 +229,8 @@ static void prompt_cache(void **st)
 	assert_int_equal(again->n_cached[0], n - 1);
 	assert_same_answer(first, again);
 	/* a longer prompt that starts with the cached one */
-	int32_t longer[64];
+	int32_t longer[256];
+	assert_true(n + 8 <= sizeof longer / sizeof *longer);
 	memcpy(longer, ids, n * sizeof *ids);
 	for (size_t i = 0; i < 8; i++)
 		longer[n + i] = 65 + (int32_t)i;
