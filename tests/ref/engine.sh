@@ -72,6 +72,18 @@ for m in llama_q4_k llama_q5_k; do
 	check "$m SIMD kernels vs scalar kernels, whole model" simd_scalar $m 5e-2
 done
 
+# The rotary angles from the context's table and computed per token (the
+# path of contexts too long for a table) give the same bits.
+rope_table() { # model
+	m=$1
+	"$BIN" model logits "$TMP/$m.gguf" --tokens $T >"$TMP/a" 2>&1 || return 1
+	ATELIER_ENGINE_NO_ROPE_TABLE=1 "$BIN" model logits "$TMP/$m.gguf" --tokens $T >"$TMP/b" 2>&1 || return 1
+	cmp -s "$TMP/a" "$TMP/b" && echo "identical logits"
+}
+for m in llama_f32 qwen2_f32 llama3_rope_f32; do
+	check "$m rotary table vs angles computed per token" rope_table $m
+done
+
 # Bad input: clear errors, no crash (exit status 1, message naming the fault).
 expect_err() { # name pattern command...
 	name=$1 pat=$2; shift 2
