@@ -834,23 +834,6 @@ static void matmul_glu(struct llm_ctx *c, const float *in, size_t in_stride, siz
 	matmul_parts(c, in, in_stride, n, p, 2, true);
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, size_t n, float eps)
-{
-	/* eight partial sums: one chain of dependent double adds made the
-	 * norms a tenth of a batched step's single-threaded time */
-	double p[8] = {0};
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (size_t q = 0; q < 8; q++)
-			p[q] += (double)x[i + q] * x[i + q];
-	for (; i < n; i++)
-		p[0] += (double)x[i] * x[i];
-	double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-	float s = (float)(1.0 / sqrt(ss / (double)n + eps));
-	for (i = 0; i < n; i++)
-		o[i] = x[i] * s * w[i];
-}
-
 static void rope_apply(const struct llm_hparams *hp, float *vec, uint32_t n_heads, const float *cs)
 {
 	uint32_t half = hp->n_rot / 2;
@@ -943,8 +926,11 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 	for (size_t i = 0; i < n; i++) {
 		size_t rb;
 		tensor_row_bytes(m->tok_embd->type, D, &rb);
-		tensor_dequant_row(m->tok_embd->type, (const char *)m->tok_embd->data + (size_t)batch[i].token * rb,
-				   c->x + i * D, D);
+		const char *row = (const char *)m->tok_embd->data + (size_t)batch[i].token * rb;
+		if (m->tok_embd->type == TENSOR_F16)
+			vec_f16_to_f32(c->x + i * D, (const uint16_t *)row, D);
+		else
+			tensor_dequant_row(m->tok_embd->type, row, c->x + i * D, D);
 		if (c->rope_tab)
 			continue;
 		float *cs = c->rope + i * (half + 1) * 2;
@@ -958,7 +944,7 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 	for (uint32_t il = 0; il < hp->n_layer; il++) {
 		const struct layer *L = &m->layers[il];
 		for (size_t i = 0; i < n; i++)
-			rmsnorm(c->xb + i * D, c->x + i * D, L->attn_norm, D, hp->rms_eps);
+			vec_rmsnorm(c->xb + i * D, c->x + i * D, L->attn_norm, D, hp->rms_eps);
 		struct mm_part qkv[3] = {{&L->wq, c->q, qd, L->bq, false, 0}, {&L->wk, c->k, kvd, L->bk, false, 0},
 					 {&L->wv, c->v, kvd, L->bv, false, 0}};
 		matmul_fused(c, c->xb, D, n, qkv, 3);
@@ -980,7 +966,7 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 		matmul(c, &L->wo, c->att, qd, n, c->x, D, NULL, true);
 
 		for (size_t i = 0; i < n; i++)
-			rmsnorm(c->xb + i * D, c->x + i * D, L->ffn_norm, D, hp->rms_eps);
+			vec_rmsnorm(c->xb + i * D, c->x + i * D, L->ffn_norm, D, hp->rms_eps);
 		matmul_glu(c, c->xb, D, n, &L->w_gate, c->hb, &L->w_up, c->hb2, F);
 		matmul(c, &L->w_down, c->hb, F, n, c->x, D, NULL, true);
 	}
@@ -1001,7 +987,7 @@ int llm_forward(struct llm_ctx *c, const struct llm_tok *batch, size_t n, struct
 	for (size_t i = 0; i < n; i++) {
 		c->logit_row[i] = batch[i].logits ? r : -1;
 		if (batch[i].logits) {
-			rmsnorm(c->xb + (size_t)r * D, c->x + i * D, m->out_norm, D, hp->rms_eps);
+			vec_rmsnorm(c->xb + (size_t)r * D, c->x + i * D, m->out_norm, D, hp->rms_eps);
 			r++;
 		}
 	}
