@@ -74,8 +74,12 @@ set -- $(start benchgw "$tmp/gw.ini")
 GW=$1; GWKEY=$2
 
 echo "model: $MODEL  threads: $THREADS  max_tokens: $MAXTOK"
-echo "reference: atelier bench (single sequence, same model and threads)"
-./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" 2>&1 | tail -4
+echo "reference: atelier bench (same model and threads): one sequence, then 16 in one batch"
+# the engine alone, without HTTP, sampling or clients sharing the cores: the
+# ceiling of the servers' 16/1 ratio on this machine
+./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" --prompt 16 2>&1 | grep '^tg' | tee "$tmp/eng"
+./build/atelier bench "$MODEL" --threads "$THREADS" --gen "$MAXTOK" --prompt 16 --seqs 16 2>&1 | grep '^tg' | tee -a "$tmp/eng"
+awk -F': ' '{ sub(/ tok.*/, "", $2); v[NR] = $2 } END { if (v[1] > 0) printf "engine ratio 16/1 = %.2f\n", v[2] / v[1] }' "$tmp/eng"
 # one request first, so no figure carries the first page-in of the weights
 node bench/serve_client.mjs stream "$UP" "$UPKEY" m 1 "$MAXTOK" 1 >/dev/null
 # steady state: each client sends requests for RUN_S seconds, counted after
