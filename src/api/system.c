@@ -5,11 +5,13 @@
  */
 #include "api/api.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/timeutil.h"
 #include "service/receipt.h"
+#include "service/textmodels.h"
 
 static void healthz(struct http_request *req, struct http_response *res, void *ctx)
 {
@@ -28,6 +30,41 @@ static void readyz(struct http_request *req, struct http_response *res, void *ct
 				      "schema_version", db_schema_version(app->db)));
 }
 
+/* The schedulers of the builtin text models: how full their batches run (the
+ * entries of a step over its steps), how much of the prompts the cache
+ * saved, and what is running and waiting now. Labelled by model name, which
+ * the configuration restricts to letters, digits and - _ . : (nothing to
+ * escape). */
+static void textgen_metrics(struct app *app, struct buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"atelier_textgen_steps_total", "counter", "Forward passes run."},
+		{"atelier_textgen_entries_total", "counter", "Tokens computed, summed over the forward passes."},
+		{"atelier_textgen_cached_tokens_total", "counter", "Prompt tokens taken from the prompt cache."},
+		{"atelier_textgen_max_batch", "gauge", "Most tokens in one forward pass so far."},
+		{"atelier_textgen_active", "gauge", "Sequences holding a slot."},
+		{"atelier_textgen_queued", "gauge", "Sequences waiting for a slot."},
+	};
+	struct textmodels *t = app->text;
+	for (size_t f = 0; t && f < sizeof fam / sizeof fam[0]; f++) {
+		bool head = false;
+		for (int i = 0; i < t->n; i++) {
+			if (!t->m[i].gen)
+				continue;
+			struct textgen_stats st;
+			textgen_stats(t->m[i].gen, &st);
+			uint64_t v[] = {st.steps, st.tokens, st.cached_tokens, st.max_batch, st.active, st.queued};
+			if (!head)
+				buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name,
+					   fam[f].type);
+			head = true;
+			buf_printf(b, "%s{model=\"%s\"} %" PRIu64 "\n", fam[f].name, t->m[i].cfg.name, v[f]);
+		}
+	}
+}
+
 static void metrics(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
@@ -38,6 +75,7 @@ static void metrics(struct http_request *req, struct http_response *res, void *c
 		   "# HELP atelier_uptime_seconds Seconds since the server started.\n"
 		   "# TYPE atelier_uptime_seconds gauge\natelier_uptime_seconds %lld\n",
 		   (long long)(time_now() - app->started_at));
+	textgen_metrics(app, &res->body);
 }
 
 static void openapi(struct http_request *req, struct http_response *res, void *ctx)

@@ -292,6 +292,25 @@ describe('text API (REQ: GEN-1, GEN-6, GEN-8, USE-1)', () => {
     assert.equal(res[3].t, alone.choices[0].message.content, 'batching does not change a sequence');
   });
 
+  test('/metrics shows each builtin scheduler: steps, entries, widest batch, cache, active and queued', async () => {
+    const m = (await api(srv.url, 'GET', '/metrics')).text;
+    const val = (name, model) => {
+      const r = m.match(new RegExp(`^${name}\\{model="${model}"\\} (\\d+)$`, 'm'));
+      assert.ok(r, `${name}{model="${model}"} in /metrics`);
+      return Number(r[1]);
+    };
+    const steps = val('atelier_textgen_steps_total', 'tiny');
+    assert.ok(steps > 0);
+    assert.ok(val('atelier_textgen_entries_total', 'tiny') > steps, 'prompts put several tokens in a step');
+    assert.ok(val('atelier_textgen_max_batch', 'tiny') >= 2);
+    assert.ok(val('atelier_textgen_cached_tokens_total', 'tiny') > 0, 'the prompt cache test reused prompts');
+    assert.equal(val('atelier_textgen_active', 'tiny'), 0);
+    assert.equal(val('atelier_textgen_queued', 'tiny'), 0);
+    assert.equal(val('atelier_textgen_steps_total', 'dear'), 0, 'a model not yet asked has run nothing');
+    assert.ok(!/model="broken"/.test(m), 'an unavailable model has no scheduler');
+    assert.equal((m.match(/^# TYPE atelier_textgen_steps_total counter$/gm) || []).length, 1);
+  });
+
   test('a client that disconnects stops its generation and frees the slot; usage row says 499 (REQ: USE-1)', async () => {
     // eight long neighbours make every step wide, so the aborted request is
     // still generating when its client leaves (the tiny model is fast alone)
