@@ -2,7 +2,9 @@
 # sampler.sh: microseconds per sampler_sample() draw, this tree against BASE
 # (default 36b1ffd, the last revision before the sampler's fast path), both
 # in one binary and one run (bench/sampler_bench.c), on the tiny model's
-# logits and on synthetic peaked ones. Counts the draws in which the two differ
+# logits and on synthetic peaked ones, and this tree on its general road
+# (ATELIER_SAMPLER_SORTED=1; the top-p rows: fast against general). Counts
+# the draws in which the old and new differ
 # (rounding: the old sampler weighs tokens by libm's expf, this one by exp1).
 #   BASE=rev STEPS=256 ROUNDS=21 sh bench/sampler.sh
 set -eu

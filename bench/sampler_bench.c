@@ -7,13 +7,16 @@
  * STEPS tokens generated at temperature 1, each step's logits kept. A second
  * set is synthetic: Gaussian logits (sd 2.5, a few tokens lifted) for a peaked
  * softmax. Each case replays the logits through both samplers with the same
- * seed, ROUNDS rounds (alternating which goes first); it prints the best and
+ * seed, ROUNDS rounds (rotating which goes first); it prints the best and
  * median round per draw, and how many draws differ. Some may where 36b1ffd
  * is the base: it weighs tokens by libm's expf, this tree by exp1
  * (avx2_math.h), an ulp or so apart, which moves a draw where u sum falls
  * that close to a token's boundary. The new sampler's history is the old
  * one's draws, so one differing draw does not change the penalties of the
- * next.
+ * next. A third column is this tree's sampler on its general road
+ * (ATELIER_SAMPLER_SORTED=1), whose draws must be the fast road's exactly:
+ * the top-p rows time the fast road against the road they took before it
+ * had one, in the same binary.
  *
  * usage: sampler_bench [MODEL.gguf [STEPS [ROUNDS [CASE]]]], CASE a part of
  * the case names to run (all by default)
@@ -44,9 +47,21 @@ struct impl {
 	int32_t (*sample)(struct sampler *, const float *, float *);
 };
 
-static const struct impl impls[2] = {
+/* This tree's sampler with its fast road off (ATELIER_SAMPLER_SORTED=1):
+ * the general road, in the same binary. */
+static int sorted_new(struct sampler **out, const struct sampler_params *p, uint32_t n_vocab, struct errinfo *e)
+{
+	setenv("ATELIER_SAMPLER_SORTED", "1", 1);
+	int rc = sampler_new(out, p, n_vocab, e);
+	unsetenv("ATELIER_SAMPLER_SORTED");
+	return rc;
+}
+
+enum { NIMPL = 3 };
+static const struct impl impls[NIMPL] = {
 	{"old", old_sampler_new, old_sampler_free, old_sampler_accept, old_sampler_sample},
 	{"new", sampler_new, sampler_free, sampler_accept, sampler_sample},
+	{"general", sorted_new, sampler_free, sampler_accept, sampler_sample},
 };
 
 static double now(void)
@@ -89,26 +104,33 @@ static int run_case(const char *name, const struct sampler_params *p, const floa
 {
 	if (only && !strstr(name, only))
 		return 0;
-	double *t[2] = {calloc(rounds, sizeof(double)), calloc(rounds, sizeof(double))};
-	int32_t *toks[2] = {calloc(steps, sizeof(int32_t)), calloc(steps, sizeof(int32_t))};
-	int differ = 0;
+	double *t[NIMPL];
+	int32_t *toks[NIMPL];
+	for (int k = 0; k < NIMPL; k++) {
+		t[k] = calloc(rounds, sizeof(double));
+		toks[k] = calloc(steps, sizeof(int32_t));
+	}
+	int differ = 0, differ_general = 0;
 	for (int r = 0; r < rounds; r++)
-		for (int k = 0; k < 2; k++) {
-			int w = r & 1 ? 1 - k : k; /* ABBA: neither side always goes first (round 0: old) */
+		for (int k = 0; k < NIMPL; k++) {
+			int w = (k + r) % NIMPL; /* rotated: none always goes first (round 0: old) */
 			t[w][r] = pass(&impls[w], p, l, steps, nv, toks[w], w ? toks[0] : NULL) / steps * 1e6;
 		}
-	for (size_t i = 0; i < steps; i++)
+	for (size_t i = 0; i < steps; i++) {
 		differ += toks[0][i] != toks[1][i];
-	for (int k = 0; k < 2; k++)
+		differ_general += toks[1][i] != toks[2][i];
+	}
+	for (int k = 0; k < NIMPL; k++)
 		qsort(t[k], rounds, sizeof(double), cmp_dbl);
-	printf("%-34s old %7.2f us (median %7.2f)  new %7.2f us (median %7.2f)  x%.2f  %d/%zu draws differ\n",
+	printf("%-34s old %7.2f us (median %7.2f)  new %7.2f us (median %7.2f)  x%.2f  %d/%zu draws differ;"
+	       "  general road %7.2f us (median %7.2f)  x%.2f  %d differ\n",
 	       name, t[0][0], t[0][rounds / 2], t[1][0], t[1][rounds / 2], t[0][rounds / 2] / t[1][rounds / 2], differ,
-	       steps);
-	for (int k = 0; k < 2; k++) {
+	       steps, t[2][0], t[2][rounds / 2], t[2][rounds / 2] / t[1][rounds / 2], differ_general);
+	for (int k = 0; k < NIMPL; k++) {
 		free(t[k]);
 		free(toks[k]);
 	}
-	return differ;
+	return differ + differ_general;
 }
 
 /* Logits of STEPS generated tokens (temperature 1, seed 1) after a prompt. */
@@ -209,9 +231,11 @@ int main(int argc, char **argv)
 	api.top_p = 1;
 	api.min_p = 0;
 	api.seed = 7;
-	struct sampler_params cooler = api, pen = api, def;
+	struct sampler_params cooler = api, pen = api, def, p90 = api, p95 = api;
 	cooler.temperature = 0.7f;
 	cooler.top_p = 0.9f;
+	p90.top_p = 0.9f;  /* what OpenAI clients often send */
+	p95.top_p = 0.95f;
 	pen.presence_penalty = 0.5f;
 	pen.frequency_penalty = 0.2f;
 	sampler_params_default(&def);
@@ -219,10 +243,14 @@ int main(int argc, char **argv)
 	printf("vocabulary %u, %zu steps, %d rounds; per draw, best round (median)\n", nv, steps, rounds);
 	int differ = 0;
 	differ += run_case("model, T 1 top_p 1 (API default)", &api, ml, steps, nv, rounds);
+	differ += run_case("model, T 1 top_p 0.9", &p90, ml, steps, nv, rounds);
+	differ += run_case("model, T 1 top_p 0.95", &p95, ml, steps, nv, rounds);
 	differ += run_case("model, T 0.7 top_p 0.9", &cooler, ml, steps, nv, rounds);
 	differ += run_case("model, T 1, penalties", &pen, ml, steps, nv, rounds);
 	differ += run_case("model, sampler_params_default", &def, ml, steps, nv, rounds);
 	differ += run_case("gaussian, T 1 top_p 1", &api, sl, steps, nv, rounds);
+	differ += run_case("gaussian, T 1 top_p 0.9", &p90, sl, steps, nv, rounds);
+	differ += run_case("gaussian, T 1 top_p 0.95", &p95, sl, steps, nv, rounds);
 	differ += run_case("gaussian, T 1, penalties", &pen, sl, steps, nv, rounds);
 	printf("%d draws differ in all\n", differ);
 	free(ml);

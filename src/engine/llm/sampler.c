@@ -15,15 +15,17 @@
  * weighs 2^-125.5 beside the best token's 1: too little to move a running
  * sum that is at least 1, so it is never drawn while any logit is finite.
  *
- * The API's usual request (top-k, top-p and min-p off) takes a shorter road,
- * sample_fast, that must draw exactly what the general one (sample_sorted)
- * draws for the same seed and logits: the same probabilities bit for bit,
- * the same walk in the same order with the same running sum, so only the
- * total that scales the uniform draw is added in another order. It is sure
- * of its answer only when no rounding of that total could move the draw
- * across a token's boundary, and otherwise hands the draw to sample_sorted.
- * Where sample_sorted sorts a head of 64 and, for a walk past it, the whole
- * rest, sample_fast sorts only the few tokens around where the walk stops.
+ * The API's usual requests (top-k and min-p off, top-p 1 or below) take a
+ * shorter road, sample_fast, that must draw exactly what the general one
+ * (sample_sorted) draws for the same seed and logits: the same probabilities
+ * bit for bit, the same walk in the same order with the same running sum, so
+ * only the total of all tokens (which scales the uniform draw, or with top-p
+ * sets the cut) is added in another order. It is sure of its answer only
+ * when no rounding of that total could move the draw or the cut across a
+ * token's boundary, and otherwise hands the draw to sample_sorted. Where
+ * sample_sorted sorts a head of 64 and, for a walk past it, the whole rest,
+ * sample_fast sorts only the few tokens around where its walks stop.
+ * ATELIER_SAMPLER_SORTED=1 turns it off, for tests and benches.
  */
 #include "engine/llm/sampler.h"
 
@@ -53,6 +55,7 @@ static enum isa choose_isa(void);
 struct sampler {
 	struct sampler_params p;
 	enum isa isa;
+	bool sorted_only; /* ATELIER_SAMPLER_SORTED=1: never sample_fast (for tests and benches) */
 	uint32_t n_vocab;
 	struct cand *c;   /* [n_vocab] */
 	struct cand *tmp; /* [n_vocab] radix sort scratch */
@@ -127,6 +130,8 @@ int sampler_new(struct sampler **out, const struct sampler_params *p, uint32_t n
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	s->p = *p;
 	s->isa = choose_isa();
+	const char *so = getenv("ATELIER_SAMPLER_SORTED");
+	s->sorted_only = so && so[0] == '1';
 	s->n_vocab = n_vocab;
 	s->c = malloc(n_vocab * sizeof *s->c);
 	s->tmp = malloc(n_vocab * sizeof *s->tmp);
@@ -477,8 +482,8 @@ static int32_t sample_sorted(struct sampler *s, const float *l, double u)
 }
 
 /*
- * sample_fast: the draw with top-k, top-p and min-p off, every token a
- * candidate and the walk over all of them in cmp_desc's order.
+ * sample_fast: the draw with top-k and min-p off, every token a candidate
+ * (up to top-p's cut) and the walk over them in cmp_desc's order.
  *
  * The probabilities are probs', on the path sampler_new chose:
  * ATELIER_ENGINE_SCALAR=1 takes exp1, ATELIER_ENGINE_NO_AVX512=1 stops at
@@ -796,9 +801,60 @@ static void sort_keys(uint64_t *a, uint64_t *tmp, size_t m)
 		memcpy(a, src, m * sizeof *a);
 }
 
+/* One draw's probabilities on sample_fast's road, for the walks over them. */
+struct fast {
+	const float *l; /* [n_vocab] the penalised logits; s->pr their probabilities */
+	float band_lo[NBAND];
+	float exact;        /* 2^(E-30), 2^E >= n_vocab: see sample_fast */
+	double cum[NBAND];  /* [1..NBAND): the mass of the tokens with pr >= band_lo[k] */
+	bool have_cum;      /* cum is filled (by the first walk past the first band) */
+	size_t (*collect)(uint32_t *, const float *, size_t, float, float);
+	void (*masses)(const float *, size_t, const float *, double *);
+};
+
+/* The walk over every token in cmp_desc's order, its running sum acc_j
+ * after token j being sample_sorted's bit for bit (see sample_fast): the
+ * first token j with r_hi < acc_j, when acc_(j-1) <= r_lo; else -1 (a token
+ * boundary in [r_lo, r_hi], or r_hi past the total). *at receives acc_j. */
+static int32_t walk(struct sampler *s, struct fast *f, double r_lo, double r_hi, double *at)
+{
+	size_t n = s->n_vocab;
+	double acc = 0;
+	/* kx: the band's keys in [0, n), its ids (then the sort's scratch) after */
+	uint64_t *key = s->kx;
+	uint32_t *ids = (uint32_t *)(s->kx + n);
+	for (size_t b = 0; b <= NBAND; b++) {
+		if (b == 1) { /* past the first band: skip those the walk passes whole */
+			if (!f->have_cum) {
+				f->masses(s->pr, n, f->band_lo + 1, f->cum + 1);
+				f->have_cum = true;
+			}
+			for (; b < NBAND && f->band_lo[b] >= f->exact && !(r_hi < f->cum[b]); b++)
+				acc = f->cum[b];
+		}
+		float lo = b < NBAND ? f->band_lo[b] : 0, hi = b ? f->band_lo[b - 1] : INFINITY;
+		size_t m = f->collect(ids, s->pr, n, lo, hi);
+		if (b > 0 && lo >= f->exact) /* then the walk passes r_hi in this band */
+			m = narrow(s->pr, ids, m, lo, hi, &acc, r_hi);
+		for (size_t i = 0; i < m; i++)
+			key[i] = (uint64_t)desc_key(f->l[ids[i]]) << 32 | ids[i];
+		sort_keys(key, s->kx + n, m);
+		for (size_t i = 0; i < m; i++) {
+			uint32_t id = (uint32_t)key[i];
+			double prev = acc;
+			acc += s->pr[id];
+			if (r_hi < acc) {
+				*at = acc;
+				return prev <= r_lo ? (int32_t)id : -1;
+			}
+		}
+	}
+	return -1;
+}
+
 /*
  * Returns the token, or -1 to leave the draw to sample_sorted (a NaN or
- * infinite logit, or a draw the rounding could move).
+ * infinite logit, or a draw or a top-p cut the rounding could move).
  *
  * One pass computes every probability and their total. The first band is
  * sorted and walked as it is (most draws stop in it). Past it, a second pass
@@ -809,11 +865,11 @@ static void sort_keys(uint64_t *a, uint64_t *tmp, size_t m)
  * as the logit rises where pr < 0.78 (exp1 dips by an ulp here and there
  * above that, all inside the first band, which is sorted by logit whole;
  * sampler_test checks every float). Skipping is exact: while every
- * probability added is at least 2^(E-30), with 2^E >= n, each is a multiple of 2^(E-53) and so is every partial sum,
- * which stays within n, so no addition rounds and the running sum after a
- * band is its mass, in whatever order it was added. From there the walk
- * adds one token at a time as sample_sorted's does, so its running sum is
- * sample_sorted's, bit for bit.
+ * probability added is at least 2^(E-30), with 2^E >= n, each is a multiple
+ * of 2^(E-53) and so is every partial sum, which stays within n, so no
+ * addition rounds and the running sum after a band is its mass, in whatever
+ * order it was added. From there the walk adds one token at a time as
+ * sample_sorted's does, so its running sum is sample_sorted's, bit for bit.
  *
  * The total is not: sample_sorted adds the sorted head, then the rest in the
  * order its heap selection left them. Both totals are sums of the same n
@@ -826,6 +882,24 @@ static void sort_keys(uint64_t *a, uint64_t *tmp, size_t m)
  * boundary falls in that window with odds of about n 2^-50 sum / pr_j,
  * under 10^-8 a draw for 4096 tokens; the walk ending without r_hi < acc_j
  * (r_hi past the running total) is rarer still.
+ *
+ * Top-p < 1 takes two walks. sample_sorted cuts after the first token K
+ * with acc_K >= T, T = top_p tot rounded, tot its total as above, so T lies
+ * in [T_lo, T_hi] = top_p [sum - delta, sum + delta], rounded the same way.
+ * For doubles, acc >= T is acc > T's predecessor: the first walk, with
+ * r_lo and r_hi the predecessors of T_lo and T_hi, finds K for every T in
+ * between, or hands over. sample_sorted's draw then scales u by the sum of
+ * the tokens kept, added in the walk's order from the first: that is acc_K
+ * itself, which this walk has bit for bit, so r = u acc_K is sample_sorted's
+ * exactly and the second walk, from the first token, with r_lo = r_hi = r,
+ * has no window to doubt. Its token is the first j with r < acc_j, j <= K
+ * as r < acc_K, or K itself where u acc_K rounds up to acc_K, as
+ * sample_sorted's walk then ends at its last token kept. The second walk
+ * collects and sorts again what the first did up to where it stops, so the
+ * two cost about twice one (bench/sampler.sh: 4.7 against 2.4 us a draw on
+ * the tiny model, 46 on the general road); keeping the first walk's sorted
+ * bands for the second was the alternative, and would need scratch for
+ * every band it passed.
  */
 static int32_t sample_fast(struct sampler *s, const float *l, double u)
 {
@@ -836,51 +910,36 @@ static int32_t sample_fast(struct sampler *s, const float *l, double u)
 	/* the bands: pr >= 1/8, >= 1/64, >= 1/512, >= 1/8192 and >= exact
 	 * (1/16384 when exact is larger; and exact, not 1/8192, when that is
 	 * larger, as for 150k vocabularies, so that band stays exact) */
-	float band_lo[NBAND] = {0x1p-3f, 0x1p-6f, 0x1p-9f, exact > 0x1p-13f && exact < 0x1p-9f ? exact : 0x1p-13f,
-				exact < 0x1p-14f ? exact : 0x1p-14f};
-	double sum, cum[NBAND];
-	size_t (*collect)(uint32_t *, const float *, size_t, float, float) = collect_scalar;
-	void (*masses)(const float *, size_t, const float *, double *) = masses_scalar;
+	struct fast f = {.l = l,
+			 .band_lo = {0x1p-3f, 0x1p-6f, 0x1p-9f, exact > 0x1p-13f && exact < 0x1p-9f ? exact : 0x1p-13f,
+				     exact < 0x1p-14f ? exact : 0x1p-14f},
+			 .exact = exact,
+			 .collect = collect_scalar,
+			 .masses = masses_scalar};
 #ifdef SAMPLER_X86
 	if (s->isa != ISA_SCALAR) {
 		if (!max_avx2(l, n, &mx) || !isfinite(mx))
 			return -1;
 		bool wide = s->isa == ISA_AVX512;
-		collect = wide ? collect_avx512 : collect_avx2;
-		masses = wide ? masses_avx512 : masses_avx2;
+		f.collect = wide ? collect_avx512 : collect_avx2;
+		f.masses = wide ? masses_avx512 : masses_avx2;
 	} else
 #endif
 	{
 		if (!max_scalar(l, n, &mx) || !isfinite(mx))
 			return -1;
 	}
-	sum = probs(s, s->pr, l, n, mx, t);
-	double d = sum * ((double)n * 0x1p-51), r_lo = u * (sum - d), r_hi = u * (sum + d), acc = 0;
-	/* kx: the band's keys in [0, n), its ids (then the sort's scratch) after */
-	uint64_t *key = s->kx;
-	uint32_t *ids = (uint32_t *)(s->kx + n);
-	for (size_t b = 0; b <= NBAND; b++) {
-		if (b == 1) { /* past the first band: skip those the walk passes whole */
-			masses(s->pr, n, band_lo + 1, cum + 1);
-			for (; b < NBAND && band_lo[b] >= exact && !(r_hi < cum[b]); b++)
-				acc = cum[b];
-		}
-		float lo = b < NBAND ? band_lo[b] : 0, hi = b ? band_lo[b - 1] : INFINITY;
-		size_t m = collect(ids, s->pr, n, lo, hi);
-		if (b > 0 && lo >= exact) /* then the walk passes r_hi in this band */
-			m = narrow(s->pr, ids, m, lo, hi, &acc, r_hi);
-		for (size_t i = 0; i < m; i++)
-			key[i] = (uint64_t)desc_key(l[ids[i]]) << 32 | ids[i];
-		sort_keys(key, s->kx + n, m);
-		for (size_t i = 0; i < m; i++) {
-			uint32_t id = (uint32_t)key[i];
-			double prev = acc;
-			acc += s->pr[id];
-			if (r_hi < acc)
-				return prev <= r_lo ? (int32_t)id : -1;
-		}
-	}
-	return -1;
+	double sum = probs(s, s->pr, l, n, mx, t), d = sum * ((double)n * 0x1p-51), at;
+	if (!(s->p.top_p < 1))
+		return walk(s, &f, u * (sum - d), u * (sum + d), &at);
+	double tp = s->p.top_p; /* sample_sorted's top_p * tot: in double */
+	int32_t cut = walk(s, &f, nextafter(tp * (sum - d), 0), nextafter(tp * (sum + d), 0), &at);
+	if (cut < 0)
+		return -1;
+	double r = u * at;
+	if (!(r < at))
+		return cut;
+	return walk(s, &f, r, r, &at);
 }
 
 int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
@@ -898,7 +957,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits, float *logprob)
 	} else {
 		double u = uniform(s);
 		chosen = -1;
-		if ((p->top_k == 0 || (size_t)p->top_k >= n) && !(p->min_p > 0) && !(p->top_p < 1))
+		if ((p->top_k == 0 || (size_t)p->top_k >= n) && !(p->min_p > 0) && !s->sorted_only)
 			chosen = sample_fast(s, l, u);
 		if (chosen < 0)
 			chosen = sample_sorted(s, l, u);

@@ -34,7 +34,9 @@ struct sampler;
 
 /* ERR_INVALID names the parameter out of range. The draw's vector path is
  * chosen here, from the CPU and ATELIER_ENGINE_SCALAR=1 or
- * ATELIER_ENGINE_NO_AVX512=1; every path draws the same tokens. */
+ * ATELIER_ENGINE_NO_AVX512=1; every path draws the same tokens. So does the
+ * general road, which ATELIER_SAMPLER_SORTED=1 makes every draw take (for
+ * tests and benchmarks: the fast road is checked against it). */
 int sampler_new(struct sampler **out, const struct sampler_params *p, uint32_t n_vocab, struct errinfo *e);
 void sampler_free(struct sampler *s); /* accepts NULL */
 

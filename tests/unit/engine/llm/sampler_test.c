@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -883,6 +884,260 @@ static void test_matches_previous(void **state)
 	free(l);
 }
 
+/* The logits prev_sample draws from: l with prev's history penalised, as
+ * its loop does, for the reference, which knows no penalties. */
+static void prev_penalised(const struct prev_sampler *s, const float *l, float *out, int n)
+{
+	const struct sampler_params *p = &s->p;
+	for (int i = 0; i < n; i++) {
+		float x = l[i];
+		if (s->count[i]) {
+			if (p->repeat_penalty != 1.0f)
+				x = x > 0 ? x / p->repeat_penalty : x * p->repeat_penalty;
+			x -= (float)s->count[i] * p->frequency_penalty + p->presence_penalty;
+		}
+		out[i] = x;
+	}
+}
+
+/* Top-p's two roads: the fast one, and the general one (sample_sorted),
+ * which ATELIER_SAMPLER_SORTED=1 makes a new sampler take every draw. */
+enum { ROAD_FAST, ROAD_SORTED, NROAD };
+static const char *const road_names[NROAD] = {"fast", "sorted"};
+
+/* Draws compared by the top-p tests: one draw is the fast and the general
+ * road on every path, the previous sampler and (where it can) the reference. */
+static long topp_draws;
+
+/* One draw of l by every sampler in s[road][path], prev and, when vs_ref,
+ * the reference (g's generator, in step with theirs, draws either way; g
+ * may be NULL when the case has no reference): the same token and logprob
+ * from all, or fail naming the draw. Returns the token. */
+static int32_t topp_draw(struct sampler *s[NROAD][NPATH], struct prev_sampler *ps, struct ref_rng *g, bool vs_ref,
+			 const float *l, int n, const char *what, int d)
+{
+	static float pl[BIGV];
+	if (g && vs_ref)
+		prev_penalised(ps, l, pl, n);
+	float want_lp, lp;
+	int32_t want = prev_sample(ps, l, &want_lp);
+	if (g && !vs_ref)
+		ref_uniform(g);
+	if (g && vs_ref) {
+		int32_t ref = ref_sample(g, pl, n, &ps->p);
+		if (ref != want)
+			fail_msg("%s, draw %d, top_p %a: previous sampler %d, reference %d", what, d, ps->p.top_p, want,
+				 ref);
+	}
+	for (int r = 0; r < NROAD; r++)
+		for (int v = 0; v < NPATH; v++) {
+			/* the logprob (the same code on every road) on one, as it costs more than the draw */
+			bool one = r == 0 && v == 0;
+			lp = want_lp;
+			int32_t got = sampler_sample(s[r][v], l, one ? &lp : NULL);
+			if (got != want || memcmp(&lp, &want_lp, sizeof lp))
+				fail_msg("%s, draw %d, top_p %a, %s road, %s: token %d logprob %a, previous sampler %d %a",
+					 what, d, ps->p.top_p, road_names[r], path_names[v], got, lp, want, want_lp);
+		}
+	topp_draws++;
+	return want;
+}
+
+static void topp_new(struct sampler *s[NROAD][NPATH], const struct sampler_params *p, int n)
+{
+	const char *was = getenv("ATELIER_SAMPLER_SORTED");
+	char *saved = was ? strdup(was) : NULL;
+	for (int r = 0; r < NROAD; r++) {
+		setenv("ATELIER_SAMPLER_SORTED", r == ROAD_SORTED ? "1" : "0", 1);
+		for (int v = 0; v < NPATH; v++)
+			s[r][v] = new_on_path(p, (uint32_t)n, v);
+	}
+	if (saved)
+		setenv("ATELIER_SAMPLER_SORTED", saved, 1);
+	else
+		unsetenv("ATELIER_SAMPLER_SORTED");
+	free(saved);
+}
+
+static void topp_free(struct sampler *s[NROAD][NPATH])
+{
+	for (int r = 0; r < NROAD; r++)
+		for (int v = 0; v < NPATH; v++)
+			sampler_free(s[r][v]);
+}
+
+/* Top-p < 1 on the fast road draws what sample_sorted draws, the previous
+ * sampler and the reference too: every top-p from 0.01 to 0.9999 on peaked,
+ * flat, tied, masked, very peaked and very flat logits, penalties on and
+ * off, the history fed back as generation does. */
+static void test_top_p_matches_sorted(void **state)
+{
+	static const float tops[] = {0.01f, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f, 0.95f, 0.99f, 0.999f, 0.9999f};
+	static const struct {
+		int n;
+		enum shape sh;
+		float temperature;
+		bool pen;
+		int draws; /* per top-p */
+	} cases[] = {
+		{4096, PEAKED, 1.0f, false, 60}, {4096, PEAKED, 0.7f, true, 50},   {4096, PEAKED, 1.5f, false, 40},
+		{4096, FLAT, 1.0f, false, 30},   {4096, GRID, 1.0f, false, 40},    {4096, GRID, 3.0f, true, 40},
+		{4096, MASKED, 1.0f, false, 30}, {4096, WIDE, 1.0f, false, 40},    {4096, WIDE, 0.05f, false, 20},
+		{4096, EQUAL, 1.0f, false, 20},  {4096, ONEHOT, 1.0f, false, 20},  {4096, BROKEN, 1.0f, false, 20},
+		{4096, PEAKED, 100.0f, false, 20}, {1000, PEAKED, 1.0f, true, 60}, {4097, GRID, 1.0f, true, 40},
+		{100, GRID, 1.0f, false, 200},   {17, PEAKED, 1.0f, false, 200},   {2, FLAT, 1.0f, false, 150},
+		{1, PEAKED, 1.0f, false, 20},    {150000, PEAKED, 1.0f, false, 2},
+	};
+	float *l = malloc(150000 * sizeof *l);
+	assert_non_null(l);
+	long before = topp_draws;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++) {
+			struct sampler_params p;
+			sampler_params_default(&p);
+			p.temperature = cases[c].temperature;
+			p.top_k = 0;
+			p.top_p = tops[t];
+			p.min_p = 0;
+			if (cases[c].pen) {
+				p.presence_penalty = 0.5f;
+				p.frequency_penalty = 0.3f;
+				p.repeat_penalty = 1.3f;
+			}
+			p.seed = 104729 * c + 31 * t + 5;
+			int n = cases[c].n;
+			struct prev_sampler *ps = prev_new(&p, (uint32_t)n);
+			struct sampler *s[NROAD][NPATH];
+			topp_new(s, &p, n);
+			struct ref_rng g;
+			ref_seed(&g, p.seed);
+			/* the reference sorts in BIGV; NaN and +inf have no order */
+			bool ref = n <= BIGV && cases[c].sh != BROKEN;
+			char what[64];
+			snprintf(what, sizeof what, "case %zu", c);
+			for (int d = 0; d < cases[c].draws; d++) {
+				make_logits(l, n, cases[c].sh, 0x9E3779B97F4A7C15ull * (uint64_t)(c * 7919 + t * 131 + d + 1));
+				/* the reference's sort is the slow part: a quarter of the large ones */
+				bool vs_ref = n <= 1000 || d % 4 == 0;
+				int32_t tok = topp_draw(s, ps, ref ? &g : NULL, vs_ref, l, n, what, d);
+				prev_accept(ps, tok);
+				for (int r = 0; r < NROAD; r++)
+					for (int v = 0; v < NPATH; v++)
+						sampler_accept(s[r][v], tok);
+			}
+			prev_free(ps);
+			topp_free(s);
+		}
+	free(l);
+	print_message("draws %ld\n", topp_draws - before);
+	assert_true(topp_draws - before >= 10000);
+}
+
+/* Top-p landing on a boundary of the cumulative sum, and an ulp either side:
+ * where the cut falls is where rounding decides, the fast road's doubt
+ * (handing over) or its error. Equal logits (each token 1, every sum exact:
+ * top_p k/n cuts after exactly k tokens); a grid (sums exact, as every
+ * probability is a multiple of 2^-53 of at least 2^-18 and none rounds), top_p
+ * the nearest float to acc_j / total for a random j; and peaked logits, whose
+ * totals round, likewise. */
+static void test_top_p_boundaries(void **state)
+{
+	static float l[BIGV], pr[BIGV];
+	static int ord[BIGV];
+	static const struct {
+		int n;
+		enum shape sh;
+		int draws;
+	} cases[] = {{4096, EQUAL, 80}, {100, EQUAL, 200}, {4096, GRID, 100}, {4096, PEAKED, 100}, {300, FLAT, 200}};
+	long before = topp_draws;
+	int landed = 0;
+	uint64_t x = 0x2545F4914F6CDD1Dull;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		for (int d = 0; d < cases[c].draws; d++) {
+			int n = cases[c].n;
+			make_logits(l, n, cases[c].sh, 0x9E3779B97F4A7C15ull * (uint64_t)(c * 1009 + d + 1));
+			/* the cumulative sums in the reference's order */
+			for (int i = 0; i < n; i++)
+				ord[i] = i;
+			ref_l = l;
+			qsort(ord, (size_t)n, sizeof *ord, ref_cmp);
+			double tot = 0, acc = 0, at = 0;
+			for (int i = 0; i < n; i++)
+				tot += pr[i] = exp1(l[ord[i]] - l[ord[0]]);
+			int j = (int)(xs(&x) % (uint64_t)n);
+			for (int i = 0; i <= j; i++)
+				acc += pr[i];
+			at = acc;
+			float top = (float)(at / tot);
+			if (!(top > 0))
+				top = 0x1p-149f;
+			for (int k = -1; k <= 1; k++) {
+				float tp = k < 0 ? nextafterf(top, 0) : k > 0 ? nextafterf(top, 2) : top;
+				if (!(tp > 0 && tp < 1))
+					continue;
+				landed += (double)tp * tot == at;
+				struct sampler_params p;
+				sampler_params_default(&p);
+				p.temperature = 1.0f;
+				p.top_k = 0;
+				p.top_p = tp;
+				p.min_p = 0;
+				p.seed = (uint64_t)(c * 100000 + d * 3 + (k + 1));
+				struct prev_sampler *ps = prev_new(&p, (uint32_t)n);
+				struct sampler *s[NROAD][NPATH];
+				topp_new(s, &p, n);
+				struct ref_rng g;
+				ref_seed(&g, p.seed);
+				char what[64];
+				snprintf(what, sizeof what, "boundary case %zu, j %d", c, j);
+				for (int e = 0; e < 4; e++) /* four draws: four u's against one cut */
+					topp_draw(s, ps, &g, true, l, n, what, d);
+				prev_free(ps);
+				topp_free(s);
+			}
+		}
+	print_message("landed %d, draws %ld\n", landed, topp_draws - before);
+	assert_true(landed >= 80); /* the cut fell exactly on a sum, not only near one */
+	assert_true(topp_draws - before >= 5000);
+}
+
+/* Where the total's rounding decides the cut: half the tokens weigh 1 and
+ * half a tiny w (logit -x, w from about 2^-29 down to 2^-65), so a total is
+ * 2048 plus as much of the tiny weights as its order of adding kept, which
+ * differs between sample_sorted's order and the fast road's (and between its
+ * paths), and top_p k/8 sets the cut right on a sum of the ones. The fast
+ * road must see its doubt there and hand over: with no window around the
+ * cut it draws otherwise. */
+static void test_top_p_total_rounding(void **state)
+{
+	static float l[BIGV];
+	long before = topp_draws;
+	for (int xi = 0; xi < 100; xi++)
+		for (int k = 1; k < 8; k += 2) {
+			for (int i = 0; i < BIGV; i++)
+				l[i] = i % 2 ? -20.0f - 0.25f * (float)xi : 0.0f;
+			struct sampler_params p;
+			sampler_params_default(&p);
+			p.temperature = 1.0f;
+			p.top_k = 0;
+			p.top_p = (float)k / 8;
+			p.min_p = 0;
+			p.seed = (uint64_t)(xi * 8 + k);
+			struct prev_sampler *ps = prev_new(&p, BIGV);
+			struct sampler *s[NROAD][NPATH];
+			topp_new(s, &p, BIGV);
+			struct ref_rng g;
+			ref_seed(&g, p.seed);
+			/* not the reference: it adds its total in sorted order, and here
+			 * that order decides */
+			for (int e = 0; e < 3; e++)
+				topp_draw(s, ps, NULL, false, l, BIGV, "total rounding", xi);
+			prev_free(ps);
+			topp_free(s);
+		}
+	assert_true(topp_draws - before >= 1200);
+}
+
 static void test_penalties(void **state)
 {
 	float l[4] = {1.0f, 0.9f, 0.0f, -1.0f};
@@ -928,6 +1183,9 @@ int main(void)
 		cmocka_unit_test(test_probability_is_exp1),
 		cmocka_unit_test(test_matches_full_sort),
 		cmocka_unit_test(test_matches_previous),
+		cmocka_unit_test(test_top_p_matches_sorted),
+		cmocka_unit_test(test_top_p_boundaries),
+		cmocka_unit_test(test_top_p_total_rounding),
 		cmocka_unit_test(test_penalties),
 		cmocka_unit_test(test_bad_params),
 	};
