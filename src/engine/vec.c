@@ -123,38 +123,36 @@ static void detect(void)
 		use_avx2 = use_f16c = false;
 }
 
+/* The vector path when the CPU has it (and ATELIER_ENGINE_SCALAR is not
+ * set), else the scalar one. */
+#ifdef VEC_X86
+#define DISPATCH(use, fast, scalar, ...)          \
+	do {                                      \
+		pthread_once(&once, detect);      \
+		if (use)                          \
+			fast(__VA_ARGS__);        \
+		else                              \
+			scalar(__VA_ARGS__);      \
+	} while (0)
+#else
+#define DISPATCH(use, fast, scalar, ...)          \
+	do {                                      \
+		pthread_once(&once, detect);      \
+		scalar(__VA_ARGS__);              \
+	} while (0)
+#endif
+
 void vec_swiglu(float *g, const float *u, size_t n)
 {
-	pthread_once(&once, detect);
-#ifdef VEC_X86
-	if (use_avx2) {
-		swiglu_avx2(g, u, n);
-		return;
-	}
-#endif
-	vec_swiglu_scalar(g, u, n);
+	DISPATCH(use_avx2, swiglu_avx2, vec_swiglu_scalar, g, u, n);
 }
 
 void vec_rmsnorm(float *o, const float *x, const float *w, size_t n, float eps)
 {
-	pthread_once(&once, detect);
-#ifdef VEC_X86
-	if (use_avx2) {
-		rmsnorm_avx2(o, x, w, n, eps);
-		return;
-	}
-#endif
-	vec_rmsnorm_scalar(o, x, w, n, eps);
+	DISPATCH(use_avx2, rmsnorm_avx2, vec_rmsnorm_scalar, o, x, w, n, eps);
 }
 
 void vec_f16_to_f32(float *out, const uint16_t *in, size_t n)
 {
-	pthread_once(&once, detect);
-#ifdef VEC_X86
-	if (use_f16c) {
-		f16_to_f32_f16c(out, in, n);
-		return;
-	}
-#endif
-	vec_f16_to_f32_scalar(out, in, n);
+	DISPATCH(use_f16c, f16_to_f32_f16c, vec_f16_to_f32_scalar, out, in, n);
 }
