@@ -108,7 +108,10 @@ describe('studio in chromium', () => {
       args: ['--listen', `127.0.0.1:${port}`],
       config: {
         server: { public_url: `http://127.0.0.1:${port}` },
-        mail: { smtp_url: smtp.url },
+        // a delivery that fails once is retried within seconds, not the
+        // default 30 s, past the 15 s a mail is waited for here (a reset
+        // mail missed that wait once under AddressSanitizer)
+        mail: { smtp_url: smtp.url, retry_delay: '1s' },
         'model.tiny': { path: join(tmp, 'tiny.gguf'), price_prompt: '0.5', price_completion: '1' },
         'model.slow': { path: join(tmp, 'slow.gguf'), price_prompt: '0.5', price_completion: '1' },
         credits: { signup_grant: '10' },
